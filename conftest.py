@@ -1,0 +1,22 @@
+"""Test set-up for tests/ and the doctests: quiet third-party noise, a derandomised hypothesis profile."""
+import os
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", message=".*CPU mode.*")
+warnings.filterwarnings("ignore", message=".*PyTorch dtype mappings.*")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Derandomised: every run explores the same examples, so a property test cannot flake.
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def sessions_df():
+    from merlin_mlm_ops.synthetic import make_sessions
+
+    return make_sessions(300, n_items=200, mean_length=8, seed=3)

@@ -1,0 +1,43 @@
+"""Dataframe adapters: list columns of pandas and cuDF partitions <-> flat values + offsets.
+
+Each adapter module provides ``flatten``, ``build_bool_lists`` and ``row_keys``; the masking
+code between them only sees arrays (NumPy for pandas, CuPy for cuDF).
+"""
+from __future__ import annotations
+
+from merlin.core.dispatch import is_cpu_object
+
+from merlin_mlm_ops.errors import MaskInputError
+
+
+def frame_adapter(df):
+    """The adapter module for a partition: pandas, or cuDF."""
+    if is_cpu_object(df):
+        from merlin_mlm_ops.adapters import pandas_lists
+
+        return pandas_lists
+    from merlin_mlm_ops.adapters import cudf_lists
+
+    return cudf_lists
+
+
+def check_aligned(first, other, index, first_name, other_name, op):
+    """Raise unless two taken-apart list columns have the same row lengths and null rows."""
+    xp = _xp(first.offsets)
+    bad = (first.offsets[1:] - first.offsets[:-1]) != (other.offsets[1:] - other.offsets[:-1])
+    if first.valid is not None or other.valid is not None:
+        n = first.offsets.shape[0] - 1
+        valid_a = first.valid if first.valid is not None else xp.ones(n, dtype=bool)
+        valid_b = other.valid if other.valid is not None else xp.ones(n, dtype=bool)
+        bad = bad | (valid_a != valid_b)
+    if bool(bad.any()):
+        row = index[int(xp.flatnonzero(bad)[0])]
+        raise MaskInputError(op, other_name, f"row lengths differ from column '{first_name}' "
+                             f"(the selected columns must be aligned sequences of one session; "
+                             f"first mismatch shown)", row)
+
+
+def _xp(arr):
+    from merlin_mlm_ops.engine import array_module
+
+    return array_module(arr)

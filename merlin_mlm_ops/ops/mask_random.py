@@ -1,0 +1,122 @@
+"""MaskRandom: BERT4Rec / masked-item-modelling masks, drawn once in the ETL."""
+from __future__ import annotations
+
+import numbers
+import secrets
+
+from merlin_mlm_ops import engine
+from merlin_mlm_ops.ops.base import SequenceMaskOperator, check_int
+
+
+class MaskRandom(SequenceMaskOperator):
+    """Writes a random boolean mask beside item sequences, for masked item modelling.
+
+    The mask marks the positions a BERT4Rec model must predict: at training time the
+    [MASK] embedding replaces them and the loss sees only them.  Drawing it in the ETL makes
+    it reproducible, inspectable, and identical on CPU and GPU.
+
+    Rules, for a row with ``n`` eligible positions:
+
+    - A position is eligible unless its id equals ``pad_id``.
+    - Each eligible position is drawn with probability ``prob``.
+    - At least ``min(min_masked, n - 1)`` positions are masked when ``n >= 2`` (the extra
+      ones uniformly among the undrawn eligible positions), and never all ``n``: one stays
+      visible.  A row with one eligible position is masked when ``min_masked >= 1`` (else
+      with probability ``prob``).
+    - At most ``max_masked`` positions are masked (BERT's ``max_predictions_per_seq``), kept
+      uniformly among those drawn.
+    - Empty rows give empty masks, null rows null masks; no row, value or order changes.
+    - The mask is a pure function of ``(seed, epoch, row key, position)`` (a counter-based
+      hash, :mod:`merlin_mlm_ops.hashing`), so a recomputed partition, the same rows on a GPU,
+      or a reloaded workflow give the same bits.  With ``key``, the row key is that column's
+      value and masks do not depend on partitioning or row order.  Without ``key``, the row
+      key is a hash of the row's item ids (first selected column) and of the row's ordinal
+      within its partition: masks are reproducible for the same input and partitioning.
+
+    Outputs: the selected list columns, unchanged, and a bool list column with the same row
+    lengths, named ``<first selected column>_mask`` (or ``mask_column``), tagged
+    :data:`merlin_mlm_ops.MASK_TAG`.  Several selected columns are aligned sequences of one
+    session (ids, categories, timestamps); one mask serves them all, and rows whose lengths
+    differ between them raise a ValueError naming the columns and the first such row.
+
+    Parameters
+    ----------
+    prob : float, default 0.2
+        Probability that an eligible position is drawn, in (0, 1].
+    seed : int or None, default None
+        Seed of the draw, an int in [0, 2**64).  ``None`` draws one at construction and
+        stores it (``op.seed``), so a saved and reloaded workflow reproduces its masks.
+    key : str or None, default None
+        A column with one integer or string per row (a session id) that keys the draw.  It is
+        read, not output.  Nulls are an error.
+    epoch : int, default 0
+        Selects an independent draw of the same data: ``epoch=k`` for the k-th masked copy
+        (BERT4Rec trains on 10).
+    min_masked : int, default 1
+        Minimum masked positions per row (capped at ``n - 1``, see the rules).
+    max_masked : int or None, default None
+        Maximum masked positions per row; ``None`` for no cap.  Must be >= ``min_masked``.
+    pad_id : int or None, default 0
+        Id of padding positions, never masked (0 is Categorify's padding).  ``None``: all
+        positions are eligible.
+    mask_column : str or None, default None
+        Name of the mask column.
+
+    Example
+    -------
+    >>> import pandas as pd, nvtabular as nvt
+    >>> from merlin.io import Dataset
+    >>> from merlin_mlm_ops import MaskRandom
+    >>> df = pd.DataFrame({"session": [1, 2], "item_ids": [[5, 6, 7, 8], [9, 3]]})
+    >>> wf = nvt.Workflow(["item_ids"] >> MaskRandom(prob=0.5, seed=7, key="session"))
+    >>> out = wf.fit_transform(Dataset(df, cpu=True)).to_ddf().compute()
+    >>> out.columns.tolist()
+    ['item_ids', 'item_ids_mask']
+    >>> [m.tolist() for m in out["item_ids_mask"]]
+    [[False, True, False, True], [True, False]]
+    """
+
+    def __init__(self, prob=0.2, *, seed=None, key=None, epoch=0, min_masked=1, max_masked=None,
+                 pad_id=0, mask_column=None):
+        super().__init__(pad_id=pad_id, mask_column=mask_column)
+        if isinstance(prob, bool) or not isinstance(prob, numbers.Real):
+            raise TypeError(f"prob must be a float in (0, 1], got {prob!r}")
+        if not 0.0 < float(prob) <= 1.0:  # also rejects NaN
+            raise ValueError(f"prob must be in (0, 1], got {prob!r}")
+        if seed is None:
+            seed = secrets.randbits(63)
+        seed = check_int("seed", seed)
+        if seed >= 1 << 64:
+            raise ValueError(f"seed must be < 2**64, got {seed}")
+        if key is not None and (not isinstance(key, str) or not key):
+            raise TypeError(f"key must be a column name (str) or None, got {key!r}")
+        self.prob = float(prob)
+        self.seed = seed
+        self.key = key
+        self.epoch = check_int("epoch", epoch)
+        self.min_masked = check_int("min_masked", min_masked)
+        self.max_masked = check_int("max_masked", max_masked, minimum=1, allow_none=True)
+        if self.max_masked is not None and self.min_masked > self.max_masked:
+            raise ValueError(f"min_masked ({min_masked}) must be <= max_masked ({max_masked})")
+
+    @property
+    def key_column(self):
+        return self.key
+
+    def with_epoch(self, epoch):
+        """A copy of this operator that draws epoch ``epoch`` (same seed and rules)."""
+        return type(self)(**{**self._params(), "epoch": epoch})
+
+    def compute_mask(self, flat, df, adapter):
+        row_keys = None
+        if self.key is not None:
+            kind, data, offsets = adapter.row_keys(df[self.key], self.key, self.label)
+            row_keys = engine.row_keys_from_column(kind, data, offsets, engine.array_module(flat.offsets))
+        return engine.random_mask(flat.values, flat.offsets, row_keys, seed=self.seed,
+                                  epoch=self.epoch, prob=self.prob, min_masked=self.min_masked,
+                                  max_masked=self.max_masked, pad_id=self.pad_id)
+
+    def _params(self):
+        return {"prob": self.prob, "seed": self.seed, "key": self.key, "epoch": self.epoch,
+                "min_masked": self.min_masked, "max_masked": self.max_masked,
+                **super()._params()}

@@ -1,0 +1,46 @@
+"""A per-row, plain-Python statement of the masking rules: the tests' independent oracle.
+
+It is deliberately written from the rule text (see merlin_mlm_ops.rules), with Python ints,
+sorted() and no NumPy, so that it shares no code path with the vectorised reference or the
+fused kernels beyond the documented hash formulas.
+"""
+from merlin_mlm_ops.hashing import GOLDEN, mix64_int, stream_key
+
+MASK64 = (1 << 64) - 1
+
+
+def content_key(ids, ordinal):
+    total = 0
+    for p, v in enumerate(ids):
+        total = (total + mix64_int(((v & MASK64) + (p + 1) * GOLDEN) & MASK64)) & MASK64
+    return mix64_int((total + mix64_int(((ordinal + 1) * GOLDEN) & MASK64)) & MASK64)
+
+
+def position_hash(row_key, seed, epoch, p):
+    row_hash = mix64_int((row_key & MASK64) ^ stream_key(seed, epoch))
+    return mix64_int((row_hash + (p + 1) * GOLDEN) & MASK64)
+
+
+def mask_row(ids, row_key, seed, epoch, prob, min_masked=1, max_masked=None, pad_id=0):
+    """The random mask of one row, as a list of bools."""
+    eligible = [pad_id is None or (v & MASK64) != (pad_id & MASK64) for v in ids]
+    hashes = [position_hash(row_key, seed, epoch, p) for p in range(len(ids))]
+    threshold = int(prob * (1 << 53))
+    n = sum(eligible)
+    drawn = sum(1 for e, h in zip(eligible, hashes) if e and (h >> 11) < threshold)
+    visible = n - 1 if n >= 2 else n
+    lo = min(visible, min_masked)
+    hi = visible if max_masked is None else min(visible, max_masked)
+    k = min(max(drawn, lo), hi)
+    ranked = sorted((h, p) for p, (e, h) in enumerate(zip(eligible, hashes)) if e)
+    chosen = {p for _, p in ranked[:k]}
+    return [p in chosen for p in range(len(ids))]
+
+
+def mask_last_row(ids, pad_id=0):
+    out = [False] * len(ids)
+    for p in range(len(ids) - 1, -1, -1):
+        if pad_id is None or ids[p] != pad_id:
+            out[p] = True
+            break
+    return out
