@@ -3,10 +3,25 @@
     import nvtabular as nvt
     from merlin_mlm_ops import MaskRandom, MaskLast
     wf = nvt.Workflow(["item_ids"] >> MaskRandom(prob=0.2, seed=7))
-"""
-from merlin_mlm_ops.ops import MASK_TAG, MaskLast, MaskRandom
-from merlin_mlm_ops.errors import MaskInputError
 
+The operators are imported on first use, so the array-level modules (``hashing``, ``rules``,
+``kernels_cpu``, ``kernels_gpu``) load without NVTabular, e.g. on a bare GPU box.
+"""
 __version__ = "0.1.0"
 
-__all__ = ["MASK_TAG", "MaskInputError", "MaskLast", "MaskRandom", "__version__"]
+_LAZY = {
+    "MaskRandom": "merlin_mlm_ops.ops.mask_random",
+    "MaskLast": "merlin_mlm_ops.ops.mask_last",
+    "MASK_TAG": "merlin_mlm_ops.ops.base",
+    "MaskInputError": "merlin_mlm_ops.errors",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'merlin_mlm_ops' has no attribute {name!r}")

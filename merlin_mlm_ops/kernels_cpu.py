@@ -3,8 +3,17 @@
 The reference makes ~20 full passes over temporaries; these kernels make one, and only
 sort the eligible positions of the rare rows whose draw broke ``min_masked``/``max_masked``.
 ``tests/test_kernels_match_reference.py`` proves equality on random and edge-case inputs.
+
+The kernels are serial and release the GIL (``nogil``).  A large partition is split into
+row ranges run on a small thread pool (``MERLIN_MLM_OPS_THREADS``, default: the CPU count, at
+most 8).  Plain Python threads are used rather than ``parallel=True``: Dask already calls
+operators from several threads, and numba's default (workqueue) threading layer aborts when
+two threads launch parallel kernels at once.
 """
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -40,10 +49,9 @@ def _content_key(values, start, end, ordinal):
 
 @numba.njit(cache=True, nogil=True)
 def mask_random_kernel(values, offsets, row_keys, use_row_keys, stream_key, threshold,
-                       min_masked, max_masked, use_pad, pad, out):
-    """Fill ``out`` (bool, aligned with ``values``) with the random mask of every row."""
-    n_rows = offsets.shape[0] - 1
-    for r in range(n_rows):
+                       min_masked, max_masked, use_pad, pad, out, row_begin, row_end):
+    """Fill ``out`` (bool, aligned with ``values``) with the random mask of rows [row_begin, row_end)."""
+    for r in range(row_begin, row_end):
         start = offsets[r]
         end = offsets[r + 1]
         if use_row_keys:
@@ -51,33 +59,66 @@ def mask_random_kernel(values, offsets, row_keys, use_row_keys, stream_key, thre
         else:
             key = _content_key(values, start, end, r)
         row_hash = _mix(key ^ stream_key)
+        # Branch-free loop bodies (the pad test is hoisted) let LLVM vectorise the hashing.
         n_eligible = 0
         drawn = 0
-        for i in range(start, end):
-            h = _mix(row_hash + np.uint64(i - start + 1) * _GOLDEN)
-            hit = False
-            if not use_pad or values[i] != pad:
-                n_eligible += 1
-                if (h >> _S11) < threshold:
-                    hit = True
-                    drawn += 1
-            out[i] = hit
+        if use_pad:
+            for i in range(start, end):
+                h = _mix(row_hash + np.uint64(i - start + 1) * _GOLDEN)
+                eligible = values[i] != pad
+                hit = eligible & ((h >> _S11) < threshold)
+                n_eligible += eligible
+                drawn += hit
+                out[i] = hit
+        else:
+            for i in range(start, end):
+                hit = (_mix(row_hash + np.uint64(i - start + 1) * _GOLDEN) >> _S11) < threshold
+                drawn += hit
+                out[i] = hit
+            n_eligible = end - start
         visible = n_eligible - 1 if n_eligible >= 2 else n_eligible
         lo = min(visible, min_masked)
         hi = min(visible, max_masked)
         k = min(max(drawn, lo), hi)
         if k != drawn:
-            hashes = np.empty(n_eligible, dtype=np.uint64)
-            where = np.empty(n_eligible, dtype=np.int64)
-            j = 0
+            _fix_row(values, start, end, row_hash, use_pad, pad, k, drawn, n_eligible, out)
+
+
+@numba.njit(inline="always")
+def _fix_row(values, start, end, row_hash, use_pad, pad, k, drawn, n_eligible, out):
+    """Make the row's mask the k eligible positions with the smallest (hash, position).
+
+    All drawn positions hash below all undrawn ones, so a small correction is a few
+    selection passes (add the smallest undrawn, or drop the largest drawn); a large one
+    sorts the row.  Both give the same set.
+    """
+    if abs(k - drawn) <= 8:
+        for _ in range(abs(k - drawn)):
+            best = -1
+            best_h = np.uint64(0)
             for i in range(start, end):
-                if not use_pad or values[i] != pad:
-                    hashes[j] = _mix(row_hash + np.uint64(i - start + 1) * _GOLDEN)
-                    where[j] = i
-                    j += 1
-            order = np.argsort(hashes, kind="mergesort")  # stable: ties go to the earlier position
-            for j in range(n_eligible):
-                out[where[order[j]]] = j < k
+                if use_pad and values[i] == pad:
+                    continue
+                h = _mix(row_hash + np.uint64(i - start + 1) * _GOLDEN)
+                if k > drawn:  # add the smallest (h, i) not yet masked: strict < keeps the earlier i
+                    if not out[i] and (best < 0 or h < best_h):
+                        best, best_h = i, h
+                else:  # drop the largest (h, i) masked: >= moves ties to the later i
+                    if out[i] and (best < 0 or h >= best_h):
+                        best, best_h = i, h
+            out[best] = k > drawn
+        return
+    hashes = np.empty(n_eligible, dtype=np.uint64)
+    where = np.empty(n_eligible, dtype=np.int64)
+    j = 0
+    for i in range(start, end):
+        if not use_pad or values[i] != pad:
+            hashes[j] = _mix(row_hash + np.uint64(i - start + 1) * _GOLDEN)
+            where[j] = i
+            j += 1
+    order = np.argsort(hashes, kind="mergesort")  # stable: ties go to the earlier position
+    for j in range(n_eligible):
+        out[where[order[j]]] = j < k
 
 
 @numba.njit(cache=True, nogil=True)
@@ -107,13 +148,39 @@ def mask_random(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=
     out = np.empty(values_u64.shape[0], dtype=np.bool_)
     use_keys = row_keys is not None
     keys = row_keys if use_keys else np.empty(0, dtype=np.uint64)
-    mask_random_kernel(
-        values_u64, offsets, keys, use_keys, np.uint64(hashing.stream_key(seed, epoch)),
-        np.uint64(prob_threshold(prob)), np.int64(min_masked),
-        np.int64(NO_CAP if max_masked is None else max_masked),
-        pad_id is not None, np.uint64(0 if pad_id is None else int(pad_id) & ((1 << 64) - 1)), out,
-    )
+    args = (values_u64, offsets, keys, use_keys, np.uint64(hashing.stream_key(seed, epoch)),
+            np.uint64(prob_threshold(prob)), np.int64(min_masked),
+            np.int64(NO_CAP if max_masked is None else max_masked),
+            pad_id is not None, np.uint64(0 if pad_id is None else int(pad_id) & ((1 << 64) - 1)), out)
+    _run_in_row_ranges(mask_random_kernel, args, offsets)
     return out
+
+
+#: Below this many items a partition is masked on the calling thread alone.
+PARALLEL_MIN_ITEMS = 2_000_000
+_POOL = None
+
+
+def _threads():
+    return max(1, int(os.environ.get("MERLIN_MLM_OPS_THREADS", min(os.cpu_count() or 1, 8))))
+
+
+def _run_in_row_ranges(kernel, args, offsets):
+    """Run ``kernel(*args, row_begin, row_end)`` over all rows, in parallel row ranges when large."""
+    global _POOL
+    n_rows = offsets.shape[0] - 1
+    threads = _threads()
+    if threads == 1 or offsets[-1] < PARALLEL_MIN_ITEMS:
+        kernel(*args, 0, n_rows)
+        return
+    if _POOL is None or _POOL._max_workers != threads:
+        _POOL = ThreadPoolExecutor(threads, thread_name_prefix="merlin-mlm-ops")
+    # Equal item counts per range, so that long and short rows balance.
+    bounds = np.searchsorted(offsets, np.linspace(0, offsets[-1], threads + 1)[1:-1])
+    edges = [0, *sorted(set(int(b) for b in bounds)), n_rows]
+    futures = [_POOL.submit(kernel, *args, lo, hi) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
+    for future in futures:
+        future.result()
 
 
 def mask_last(values_u64, offsets, *, pad_id=0):

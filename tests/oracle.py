@@ -10,6 +10,7 @@ MASK64 = (1 << 64) - 1
 
 
 def content_key(ids, ordinal):
+    ids = [int(v) for v in ids]
     total = 0
     for p, v in enumerate(ids):
         total = (total + mix64_int(((v & MASK64) + (p + 1) * GOLDEN) & MASK64)) & MASK64
@@ -23,6 +24,7 @@ def position_hash(row_key, seed, epoch, p):
 
 def mask_row(ids, row_key, seed, epoch, prob, min_masked=1, max_masked=None, pad_id=0):
     """The random mask of one row, as a list of bools."""
+    ids = [int(v) for v in ids]
     eligible = [pad_id is None or (v & MASK64) != (pad_id & MASK64) for v in ids]
     hashes = [position_hash(row_key, seed, epoch, p) for p in range(len(ids))]
     threshold = int(prob * (1 << 53))

@@ -60,3 +60,15 @@ def test_engine_backends_agree_and_env_selects(monkeypatch):
     assert np.array_equal(fused, ref)
     with pytest.raises(ValueError, match="backend must be one of"):
         engine.random_mask(values, offsets, None, backend="turbo", **params)
+
+
+def test_row_ranges_on_several_threads_give_the_same_mask(monkeypatch):
+    values, offsets = random_rows(150_000, max_len=60, seed=8)
+    assert offsets[-1] > kernels_cpu.PARALLEL_MIN_ITEMS
+    v64 = hashing.as_uint64(values)
+    params = dict(seed=3, epoch=0, prob=0.2, min_masked=1, max_masked=None, pad_id=0)
+    masks = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("MERLIN_MLM_OPS_THREADS", threads)
+        masks.append(kernels_cpu.mask_random(v64, offsets, None, **params))
+    assert np.array_equal(*masks)

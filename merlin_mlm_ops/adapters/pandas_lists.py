@@ -47,13 +47,16 @@ def flatten(series: pd.Series, column: str, op: str, with_values: bool = True) -
         bad = ~is_row & ~null
         raise MaskInputError(op, column, f"is not a list column: the row holds "
                              f"{type(objs[bad][0]).__name__} {objs[bad][0]!r}", _first_row(series, bad))
+    row_lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     lengths = np.zeros(len(objs), dtype=np.int64)
-    lengths[~null] = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    lengths[~null] = row_lengths
     offsets = np.zeros(len(objs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if not with_values:
         return FlatList(None, offsets, valid)
-    values = _concatenate(series, objs, rows, null, column, op, int(offsets[-1]))
+    # Empty Python lists would turn the concatenation into float64: leave them out.
+    nonempty = rows if row_lengths.all() else rows[row_lengths > 0]
+    values = _concatenate(series, objs, nonempty, null, column, op, int(offsets[-1]))
     return FlatList(values, offsets, valid)
 
 
@@ -108,7 +111,13 @@ def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray,
         data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
         data = data[offsets[0]:offsets[-1]]
         return "str", data, offsets - offsets[0]
-    bad = ~series.map(lambda x: isinstance(x, (str, int, np.integer))).to_numpy()
+    # Error path only: point at the first row that is neither int nor str, or else at the
+    # first row whose kind differs from the first row's (a mix of ints and strings).
+    kinds = series.map(lambda x: "int" if isinstance(x, (int, np.integer)) else
+                       "str" if isinstance(x, str) else "other").to_numpy()
+    bad = kinds == "other"
+    if not bad.any():
+        bad = kinds != kinds[0]
     row = _first_row(series, bad) if bad.any() else None
     raise MaskInputError(op, column, f"key must hold integers or strings, found {inferred} "
                          f"(dtype {series.dtype})", row)

@@ -73,7 +73,7 @@ class MaskRandom(SequenceMaskOperator):
     >>> out.columns.tolist()
     ['item_ids', 'item_ids_mask']
     >>> [m.tolist() for m in out["item_ids_mask"]]
-    [[False, True, False, True], [True, False]]
+    [[True, False, False, False], [True, False]]
     """
 
     def __init__(self, prob=0.2, *, seed=None, key=None, epoch=0, min_masked=1, max_masked=None,
