@@ -85,8 +85,12 @@ def _concatenate(series, objs, rows, null, column, op, total):
 
 
 def build_bool_lists(mask: np.ndarray, offsets: np.ndarray, valid: Optional[np.ndarray],
-                     index: pd.Index) -> pd.Series:
-    """An object Series of bool arrays with the given row structure (null where not ``valid``)."""
+                     index: pd.Index, source=None) -> pd.Series:
+    """An object Series of bool arrays with the given row structure (null where not ``valid``).
+
+    ``source`` (the column the structure came from) is accepted for symmetry with the cuDF
+    adapter, which reuses its buffers; object columns have none to share.
+    """
     list_type = pa.LargeListArray if offsets[-1] > np.iinfo(np.int32).max else pa.ListArray
     offs = offsets if list_type is pa.LargeListArray else offsets.astype(np.int32)
     arrow = list_type.from_arrays(pa.array(offs), pa.array(mask, type=pa.bool_()),

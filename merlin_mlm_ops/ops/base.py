@@ -9,7 +9,6 @@ from __future__ import annotations
 import numbers
 
 import merlin.dtypes as md
-from merlin.core.dispatch import is_cpu_object
 from merlin.dag import ColumnSelector
 from merlin.schema import ColumnSchema
 from nvtabular.ops import Operator
@@ -126,8 +125,9 @@ class SequenceMaskOperator(Operator):
             flat = adapter.flatten(df[other], other, self.label, with_values=False)
             check_aligned(first, flat, df.index, names[0], other, self.label)
         mask = self.compute_mask(first, df, adapter)
-        out = df[names].copy(deep=False) if is_cpu_object(df) else df[names].copy()
-        out[self.mask_name(names)] = adapter.build_bool_lists(mask, first.offsets, first.valid, df.index)
+        out = df[names].copy(deep=False)
+        out[self.mask_name(names)] = adapter.build_bool_lists(mask, first.offsets, first.valid, df.index,
+                                                              source=df[names[0]])
         return out
 
     def compute_mask(self, flat, df, adapter):

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with an NVIDIA GPU and CuPy (+ numba-cuda), runs the GPU tests and
+# the GPU benchmark and prints device, versions and figures. Finishes in a few minutes.
+#   bash ci/gpu-check.sh            # from the repo root; results also under $OUT if set
+# Python packages missing there travel as wheels in .whl/ (see docs/gpu.md); the package itself
+# is pure Python and is used from the checkout.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT="${OUT:-/tmp/merlin-mlm-gpu-check}"
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/mlm-site .whl/*.whl
+  export PYTHONPATH="/tmp/mlm-site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$PWD:$PWD/tests:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  python3 -c "import sys, numpy, cupy, numba; print('python', sys.version.split()[0], '| numpy', numpy.__version__, '| cupy', cupy.__version__, '| numba', numba.__version__)"
+  python3 -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>/dev/null || true
+  echo "== GPU tests"
+  timeout 420 python3 -m pytest -q -o addopts="-ra" -p no:cacheprovider \
+    tests/test_gpu.py tests/test_rules.py tests/test_kernels_match_reference.py || echo "GPU TESTS FAILED ($?)"
+  echo "== GPU benchmark"
+  timeout 240 python3 benchmarks/mask_gpu.py --json "$OUT/gpu-benchmark.json" || echo "GPU BENCHMARK FAILED ($?)"
+} 2>&1 | tee "$OUT/gpu-check.log"
+! grep -q "FAILED (" "$OUT/gpu-check.log"

@@ -1,0 +1,25 @@
+"""The scalar arguments of the fused kernels, prepared the same way for CPU and GPU."""
+from __future__ import annotations
+
+import numpy as np
+
+from merlin_mlm_ops import hashing
+from merlin_mlm_ops.rules import NO_CAP, prob_threshold
+
+
+def _pad(pad_id):
+    return pad_id is not None, np.uint64(0 if pad_id is None else int(pad_id) & ((1 << 64) - 1))
+
+
+def random_args(values_u64, offsets, row_keys, seed, epoch, prob, min_masked, max_masked, pad_id, xp):
+    """Positional arguments of the random-mask kernels, before ``out``."""
+    use_keys = row_keys is not None
+    keys = row_keys if use_keys else xp.empty(0, dtype=xp.uint64)
+    return (values_u64, offsets, keys, use_keys, np.uint64(hashing.stream_key(seed, epoch)),
+            np.uint64(prob_threshold(prob)), np.int64(min_masked),
+            np.int64(NO_CAP if max_masked is None else max_masked), *_pad(pad_id))
+
+
+def last_args(values_u64, offsets, pad_id):
+    """Positional arguments of the last-item kernels, before ``out``."""
+    return (values_u64, offsets, *_pad(pad_id))
