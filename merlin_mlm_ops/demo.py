@@ -5,7 +5,6 @@ Run it with ``./ci/demo.sh`` (creates ``.venv`` if needed), ``merlin-mlm demo`` 
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import shutil
@@ -80,8 +79,9 @@ def run_demo(output="out/demo", n_sessions=100_000, n_items=20_000, partitions=4
     return summary
 
 
-def write_partitioned(df, path, partitions):
-    """Write ``df`` as ``partitions`` Parquet files under ``path`` (one row group each)."""
+def write_partitioned(df, path, partitions, row_group_size=None):
+    """Write ``df`` as ``partitions`` Parquet files under ``path`` (row groups of ``row_group_size``
+    rows, default one per file; readers can split files into partitions at row groups)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -89,7 +89,7 @@ def write_partitioned(df, path, partitions):
     bounds = np.linspace(0, len(df), partitions + 1).astype(int)
     for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         table = pa.Table.from_pandas(df.iloc[lo:hi], preserve_index=False)
-        pq.write_table(table, os.path.join(path, f"part_{i:04d}.parquet"))
+        pq.write_table(table, os.path.join(path, f"part_{i:04d}.parquet"), row_group_size=row_group_size)
 
 
 def print_summary(s, prob, seed):
@@ -103,15 +103,10 @@ def print_summary(s, prob, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="merlin-mlm demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default="out/demo", help="output folder (default: out/demo)")
-    parser.add_argument("--sessions", type=int, default=100_000, help="number of sessions (default: 100000)")
-    parser.add_argument("--partitions", type=int, default=4, help="Dataset partitions (default: 4)")
-    parser.add_argument("--prob", type=float, default=0.2, help="masking probability (default: 0.2)")
-    parser.add_argument("--seed", type=int, default=42, help="seed (default: 42)")
-    args = parser.parse_args(argv)
-    run_demo(args.output, n_sessions=args.sessions, partitions=args.partitions, prob=args.prob, seed=args.seed)
-    return 0
+    """``python -m merlin_mlm_ops.demo [options]`` is ``merlin-mlm demo [options]``."""
+    from merlin_mlm_ops.cli import main as cli_main
+
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
