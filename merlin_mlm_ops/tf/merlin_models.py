@@ -1,0 +1,211 @@
+"""merlin-models integration: train a BERT4Rec on the mask written by MaskRandom.
+
+:class:`SequenceMaskPrecomputed` is a drop-in for ``mm.SequenceMaskRandom`` in
+``model.fit(loader, pre=...)``: it reads the mask column instead of drawing one, sets the same
+Keras masks on inputs and targets, and configures the transformer block for masked training
+the way ``SequenceMaskRandom`` does.  Evaluation (``pre=mm.SequenceMaskLast(...)``) and
+inference work unchanged.
+
+Importing this module extends ``mm.Model.fit`` in one respect, only for a fit whose ``pre`` is
+a :class:`SequenceMaskPrecomputed`: merlin-models narrows a Loader to the model's input
+features before training, which would drop the mask column; here the columns tagged
+``mlm_mask`` are kept for the ``pre`` (which removes them before the model sees its inputs),
+and an unbuilt model is first built on a batch without them.
+"""
+from __future__ import annotations
+
+import merlin.models.tf as mm
+import tensorflow as tf
+from merlin.dataloader.tensorflow import Loader
+from merlin.models.tf.transforms.sequence import (
+    ExtractMaskFromTargets,
+    ReplaceMaskedEmbeddings,
+    SequenceMaskLastInference,
+    SequenceTargetAsInput,
+)
+from merlin.models.utils import schema_utils
+from merlin.schema import Schema, Tags
+
+from merlin_mlm_ops.ops.base import MASK_TAG
+
+_SUFFIXES = ("__values", "__offsets")
+
+
+def _mask_keys(name):
+    return {name, *(name + s for s in _SUFFIXES)}
+
+
+@tf.keras.utils.register_keras_serializable(package="merlin_mlm_ops")
+class SequenceMaskPrecomputed(SequenceTargetAsInput):
+    """Masked-item-modelling targets from a precomputed mask column (a drop-in for SequenceMaskRandom).
+
+    The targets are the item ids; the positions to predict are those where the mask column
+    (written by :class:`merlin_mlm_ops.MaskRandom`) is True.  The mask is attached as the Keras
+    mask of the sequence inputs and of the target, exactly as ``mm.SequenceMaskRandom`` does, so
+    merlin-models' [MASK] embedding (``ReplaceMaskedEmbeddings``) and masked loss apply.  The
+    mask column is consumed here and never reaches the model as a feature.
+
+    Parameters
+    ----------
+    schema : Schema
+        Schema of the sequence inputs (as for ``SequenceMaskRandom``); it may include the mask
+        column, which is then found by its ``mlm_mask`` tag.
+    target : str, Tags or ColumnSchema
+        The item-id sequence column that is both input and target.
+    mask_column : str or None, default None
+        The mask column; None finds the one column tagged ``mlm_mask`` in ``schema``, or else
+        uses ``<target>_mask``.
+    transformer : TransformerBlock or None, default None
+        The transformer block to configure for masked training (as in ``SequenceMaskRandom``).
+
+    Example
+    -------
+    ``model.fit(loader, pre=SequenceMaskPrecomputed(schema, "item_ids", transformer=bert))``, then
+    ``model.evaluate(loader, pre=mm.SequenceMaskLast(seq_schema, "item_ids", transformer=bert))``.
+    """
+
+    def __init__(self, schema: Schema, target, mask_column=None, transformer=None, **kwargs):
+        tagged = schema.select_by_tag(MASK_TAG).column_names
+        seq_schema = schema.excluding_by_tag(MASK_TAG)
+        super().__init__(seq_schema, target, transformer=transformer, **kwargs)
+        if mask_column is None:
+            if len(tagged) > 1:
+                raise ValueError(f"several columns are tagged '{MASK_TAG}' ({tagged}); pass mask_column")
+            mask_column = tagged[0] if tagged else f"{self.target_name}_mask"
+        self.mask_column = mask_column
+
+    def _mask(self, inputs, ids):
+        """The mask column as a 2-D bool RaggedTensor aligned with ``ids``."""
+        name = self.mask_column
+        if name in inputs:
+            mask = inputs[name]
+            if not isinstance(mask, tf.RaggedTensor):
+                raise TypeError(f"mask column '{name}' must be a ragged list column, got {type(mask).__name__}")
+        elif all(name + s in inputs for s in _SUFFIXES):
+            values = tf.reshape(inputs[name + "__values"], [-1])
+            offsets = tf.reshape(inputs[name + "__offsets"], [-1])
+            mask = tf.RaggedTensor.from_row_splits(values, tf.cast(offsets, ids.row_splits.dtype), validate=False)
+        else:
+            raise ValueError(f"mask column '{name}' is missing from the inputs (got {sorted(inputs)}); "
+                             "is the Loader's schema narrowed to the model's features?")
+        if mask.shape.rank == 3:
+            mask = mask.merge_dims(1, 2)
+        if mask.dtype != tf.bool:
+            if not mask.dtype.is_integer:
+                raise TypeError(f"mask column '{name}' must be bool, got {mask.dtype.name}")
+            mask = tf.cast(mask, tf.bool)  # the dataloader ships bool lists as int8
+        id_lengths = ids.row_lengths()
+        tf.debugging.assert_equal(mask.row_lengths(), tf.cast(id_lengths, mask.row_splits.dtype), message=(
+            f"mask column '{name}' row lengths differ from target column '{self.target_name}'"))
+        return tf.RaggedTensor.from_row_splits(mask.flat_values, tf.cast(mask.row_splits, ids.row_splits.dtype),
+                                               validate=False)
+
+    def _features(self, inputs):
+        drop = _mask_keys(self.mask_column)
+        return {k: v for k, v in inputs.items() if k not in drop}
+
+    def call(self, inputs, targets=None, training=False, testing=False, **kwargs):
+        features = self._features(inputs)
+        self._check_seq_inputs_targets(features)
+        new_target = tf.identity(features[self.target_name])
+        if targets is None:
+            targets = {self.target_name: new_target}
+        elif isinstance(targets, dict):
+            targets[self.target_name] = new_target
+        else:
+            raise ValueError("Targets should be None or a dict of tensors")
+        return features, targets
+
+    def compute_mask(self, inputs, mask=None):
+        ids = inputs[self.target_name]
+        if ids.shape.rank == 3:
+            ids = ids.merge_dims(1, 2)
+        target_mask = self._mask(inputs, ids)
+        # Keys must be exactly those `call` returns: Keras pairs masks with outputs by key.
+        inputs_mask = {k: (target_mask if k in self.schema.column_names else None) for k in self._features(inputs)}
+        return inputs_mask, {self.target_name: target_mask}
+
+    def configure_for_train(self):
+        """Set the transformer's masking blocks as SequenceMaskRandom does (once: a second
+        ``fit`` must reuse the trained [MASK] embedding, not create a new variable)."""
+        if self.transformer is None:
+            return
+        pre = getattr(self.transformer, "masking_pre", None)
+        if pre is not None and any(isinstance(layer, ReplaceMaskedEmbeddings) for layer in pre.layers):
+            return
+        from merlin.models.tf.transformers.transforms import (
+            TransformerInferenceHiddenState,
+            TransformerOutputToRagged,
+        )
+
+        self.transformer.masking_post = mm.SequentialBlock(
+            [TransformerOutputToRagged(), TransformerInferenceHiddenState()])
+        self.transformer.masking_pre = mm.SequentialBlock(
+            [SequenceMaskLastInference(), ExtractMaskFromTargets(), ReplaceMaskedEmbeddings()])
+
+    def configure_for_test(self):
+        if self.transformer is not None and getattr(self.transformer, "masking_pre", None) is None:
+            raise ValueError("Train with SequenceMaskPrecomputed (or SequenceMaskRandom) before evaluating "
+                             "with it: the transformer has no masking blocks yet")
+
+    def attach(self, model, loader):
+        """Give ``loader`` the model's features, its targets and the mask column, and build
+        ``model`` without the mask (called by ``fit`` before training)."""
+        full = loader.input_schema
+        if self.mask_column not in full.column_names:
+            full = loader.dataset.schema
+            if self.mask_column not in full.column_names:
+                raise ValueError(f"mask column '{self.mask_column}' is not in the Loader's dataset "
+                                 f"(columns: {full.column_names})")
+        if model.input_schema is not None:
+            targets = loader.input_schema.select_by_tag([Tags.TARGET, Tags.BINARY_CLASSIFICATION, Tags.REGRESSION])
+            wanted = model.input_schema + targets + full.select_by_name([self.mask_column])
+            if set(wanted.column_names) != set(loader.input_schema.column_names):
+                loader.input_schema = wanted
+        if not model.built:
+            features, _ = loader.peek()
+            model({k: v for k, v in features.items() if k not in _mask_keys(self.mask_column)})
+
+    def get_config(self):
+        return {**super().get_config(), "mask_column": self.mask_column}
+
+    @classmethod
+    def from_config(cls, config):
+        from merlin.models.tf.utils import tf_utils
+
+        config = tf_utils.maybe_deserialize_keras_objects(config, ["pre", "post", "aggregation"])
+        schema = schema_utils.tensorflow_metadata_json_to_schema(config.pop("schema"))
+        target = config.pop("target")
+        return cls(schema, target, **config)
+
+
+def _install():
+    """Extend mm.Model.fit / _maybe_set_schema for SequenceMaskPrecomputed (see module docstring)."""
+    model_cls = mm.Model
+    if getattr(model_cls, "_merlin_mlm_ops_installed", False):
+        return
+    original_fit = model_cls.fit
+    original_set_schema = model_cls._maybe_set_schema
+
+    def fit(self, *args, pre=None, **kwargs):
+        if not isinstance(pre, SequenceMaskPrecomputed):
+            return original_fit(self, *args, pre=pre, **kwargs)
+        self._mlm_precomputed_pre = pre
+        try:
+            return original_fit(self, *args, pre=pre, **kwargs)
+        finally:
+            del self._mlm_precomputed_pre
+
+    def _maybe_set_schema(self, maybe_loader):
+        original_set_schema(self, maybe_loader)
+        pre = getattr(self, "_mlm_precomputed_pre", None)
+        if pre is not None and isinstance(maybe_loader, Loader):
+            pre.attach(self, maybe_loader)
+
+    fit.__doc__ = original_fit.__doc__
+    model_cls.fit = fit
+    model_cls._maybe_set_schema = _maybe_set_schema
+    model_cls._merlin_mlm_ops_installed = True
+
+
+_install()
