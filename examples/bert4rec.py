@@ -70,14 +70,11 @@ def build_model(schema, args, seed):
     import merlin.models.tf as mm
     import tensorflow as tf
 
+    from merlin_mlm_ops.tf.models import build_bert4rec
+
     tf.keras.utils.set_random_seed(seed)
     seq_schema = schema.select_by_name(["item_ids"])
-    bert = mm.BertBlock(d_model=args.dim, n_head=2, n_layer=args.layers)
-    model = mm.Model(
-        mm.InputBlockV2(seq_schema, embeddings=mm.Embeddings(seq_schema, sequence_combiner=None, dim=args.dim)),
-        bert,
-        mm.CategoricalOutput(seq_schema.select_by_name(["item_ids"]), default_loss="categorical_crossentropy"),
-    )
+    model, bert = build_bert4rec(seq_schema, dim=args.dim, layers=args.layers)
     model.compile(optimizer=tf.keras.optimizers.Adam(args.lr), metrics=[mm.RecallAt(10), mm.NDCGAt(10)])
     return model, bert, seq_schema
 
@@ -139,7 +136,7 @@ def main(argv=None):
     parser.add_argument("--transition", type=float, default=0.8)
     parser.add_argument("--prob", type=float, default=0.3, help="masking probability")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--seeds", type=int, default=3, help="training runs per variant")
+    parser.add_argument("--seeds", type=int, default=5, help="training runs per variant")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-3)

@@ -206,12 +206,12 @@ def partition_stats(df, item_column, mask_column, pad_id):
 
 
 def _mask_values(series):
-    from merlin_mlm_ops.adapters import pandas_lists
+    import pandas as pd
 
     if hasattr(series, "list"):  # cuDF
         return series.list.leaves.values
     objs = series.to_numpy(dtype=object)
-    objs = objs[~pandas_lists.pd.isna(objs)]
+    objs = objs[~pd.isna(objs)]
     return np.concatenate(objs).astype(bool) if len(objs) else np.zeros(0, dtype=bool)
 
 

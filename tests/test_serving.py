@@ -12,7 +12,6 @@ from merlin.io import Dataset
 from merlin.schema import Tags
 from tritonclient.utils import InferenceServerException
 
-import merlin.models.tf as mm
 from merlin.dataloader.tensorflow import Loader
 
 from merlin_mlm_ops import MaskRandom
@@ -20,6 +19,7 @@ from merlin_mlm_ops.serving import TritonServer, export, model_ensemble, serving
 from merlin_mlm_ops.serving.client import flat_sessions, infer_inputs, unflatten
 from merlin_mlm_ops.synthetic import make_sessions
 from merlin_mlm_ops.tf import SequenceMaskPrecomputed
+from merlin_mlm_ops.tf.models import build_bert4rec
 
 TOP_K = 5
 MAX_ID = 10**6  # raw catalogue ids are below this by contract in these tests
@@ -34,11 +34,8 @@ def trained(tmp_path_factory):
     wf = nvt.Workflow(items >> MaskRandom(prob=0.3, seed=1, key="session_id"))
     out = wf.fit_transform(Dataset(df, cpu=True)).to_ddf().compute()
     ds = Dataset(out, cpu=True, schema=wf.output_schema)
-    seq = ds.schema.select_by_name(["item_ids"])
     tf.keras.utils.set_random_seed(0)
-    bert = mm.BertBlock(d_model=16, n_head=2, n_layer=1)
-    model = mm.Model(mm.InputBlockV2(seq, embeddings=mm.Embeddings(seq, sequence_combiner=None, dim=16)), bert,
-                     mm.CategoricalOutput(seq, default_loss="categorical_crossentropy"))
+    model, bert = build_bert4rec(ds.schema.select_by_name(["item_ids"]), dim=16, layers=1)
     model.compile(optimizer="adam")
     model.fit(Loader(ds, batch_size=64), epochs=1, pre=SequenceMaskPrecomputed(ds.schema, "item_ids", transformer=bert), verbose=0)
     return wf, model, df

@@ -13,6 +13,7 @@ from merlin.dataloader.tensorflow import Loader
 from merlin_mlm_ops import MaskRandom
 from merlin_mlm_ops.synthetic import make_sessions
 from merlin_mlm_ops.tf import SequenceMaskPrecomputed
+from merlin_mlm_ops.tf.models import build_bert4rec
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +86,7 @@ def test_a_bert4rec_block_trains_on_precomputed_masks_and_evaluates_unchanged(da
     ds, _ = data
     tf.keras.utils.set_random_seed(0)
     seq_schema = ds.schema.select_by_name(["item_ids"])
-    bert = mm.BertBlock(d_model=32, n_head=2, n_layer=1)
-    model = mm.Model(mm.InputBlockV2(seq_schema, embeddings=mm.Embeddings(seq_schema, sequence_combiner=None, dim=32)),
-                     bert, mm.CategoricalOutput(seq_schema, default_loss="categorical_crossentropy"))
+    model, bert = build_bert4rec(seq_schema, dim=32, layers=1)
     model.compile(optimizer=tf.keras.optimizers.Adam(5e-3), metrics=[mm.RecallAt(10)])
     pre = SequenceMaskPrecomputed(ds.schema, "item_ids", transformer=bert)
     history = model.fit(Loader(ds, batch_size=64), epochs=4, pre=pre, verbose=0)
