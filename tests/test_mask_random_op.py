@@ -50,7 +50,7 @@ def test_with_a_key_masks_do_not_depend_on_partitioning_or_row_order(sessions_df
     one, _ = run_workflow(["item_ids"] >> MaskRandom(**op), sessions_df, npartitions=1)
     shuffled = sessions_df.sample(frac=1.0, random_state=0).reset_index(drop=True)
     many, _ = run_workflow(["item_ids"] >> MaskRandom(**op), shuffled, npartitions=7)
-    by_key = dict(zip(one["session_id"] if "session_id" in one else sessions_df["session_id"], mask_lists(one["item_ids_mask"])))
+    by_key = dict(zip(sessions_df["session_id"], mask_lists(one["item_ids_mask"])))
     assert mask_lists(many["item_ids_mask"]) == [by_key[k] for k in shuffled["session_id"]]
 
 
