@@ -180,6 +180,13 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     return stats
 
 
+def _process_frame(df, workflow, mask_op, columns, epochs, root, partition_info=None):
+    import pandas as pd
+
+    stats = process_partition(df, partition_info["number"], workflow, mask_op, columns, epochs, root)
+    return pd.DataFrame({"stats": [stats]})
+
+
 def partition_stats(df, item_column, mask_column, pad_id):
     """Counts for summaries: rows, items, masked, and both by eligible length (bincounts)."""
     from merlin_mlm_ops.adapters import frame_adapter
@@ -252,7 +259,6 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     """Run ``job`` on ``client``; returns the summary dict (also written to mlm-job.json)."""
     import warnings
 
-    from dask import delayed
     from merlin.io import Dataset
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
@@ -270,11 +276,13 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
         for epoch in range(job.epochs):
             os.makedirs(epoch_dir(tmp, epoch))
             TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
-        parts = dataset.to_ddf().to_delayed()
-        shared = client.scatter([workflow, mask_op], broadcast=True)
-        tasks = [delayed(process_partition)(part, i, shared[0], shared[1], job.columns, job.epochs, tmp)
-                 for i, part in enumerate(parts)]
-        futures = client.compute(tasks)
+        # map_partitions fuses reading and masking into one task per partition: the decoded
+        # frame never travels between workers (pickling object columns costs more than masking).
+        ddf = dataset.to_ddf()
+        stats = ddf.map_partitions(_process_frame, workflow, mask_op, job.columns, job.epochs, tmp,
+                                   meta={"stats": object}, enforce_metadata=False, align_dataframes=False)
+        futures = client.compute(stats.to_delayed())
+        parts = futures
         totals = _gather_with_progress(futures, progress)
         workflow.save(os.path.join(tmp, "workflow"))
         seconds = time.perf_counter() - t0
@@ -297,7 +305,7 @@ def _gather_with_progress(futures, progress):
     totals = None
     done = 0
     for future in as_completed(futures):
-        stats = future.result()
+        stats = future.result()["stats"].iloc[0]
         totals = stats if totals is None else {k: totals[k] + stats[k] for k in totals}
         done += 1
         if progress is not None:
