@@ -96,10 +96,10 @@ class SequenceMaskOperator(Operator):
         if mask in names or mask == self.key_column:
             raise ValueError(f"{self.label}: mask column name {mask!r} collides with an input "
                              "column; pass another mask_column")
-        if self.key_column is not None:
-            if self.key_column in input_schema.column_names and input_schema[self.key_column].is_list:
-                raise MaskInputError(self.label, self.key_column, "is a list column; the key must "
-                                     "hold one integer or string per row")
+        key = self.key_column
+        if key is not None and key in input_schema.column_names and input_schema[key].is_list:
+            raise MaskInputError(self.label, key, "is a list column; the key must hold one integer "
+                                 "or string per row")
         return super().compute_output_schema(input_schema, col_selector, prev_output_schema)
 
     def compute_column_schema(self, col_name, input_schema):
@@ -130,11 +130,11 @@ class SequenceMaskOperator(Operator):
                                                               source=df[names[0]])
         return out
 
+    transform.__doc__ = Operator.transform.__doc__
+
     def compute_mask(self, flat, df, adapter):
         """The flat bool mask for the first selected column, taken apart as ``flat``."""
         raise NotImplementedError
-
-    transform.__doc__ = Operator.transform.__doc__
 
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
