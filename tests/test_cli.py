@@ -120,6 +120,7 @@ def test_overwrite_replaces_and_without_it_an_existing_output_is_an_error(cluste
     (lambda raw, tmp: [raw, "--prob", "1.5"], "prob must be in (0, 1]"),
     (lambda raw, tmp: [raw, "--epochs", "0"], "--epochs must be >= 1"),
     (lambda raw, tmp: [raw, "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (lambda raw, tmp: [raw, "--gpu"], "--gpu"),
 ])
 def test_bad_input_ends_with_a_one_line_error_and_exit_code_2(raw, tmp_path, capsys, make_args, message):
     args = make_args(raw[0], tmp_path)
@@ -129,6 +130,14 @@ def test_bad_input_ends_with_a_one_line_error_and_exit_code_2(raw, tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("merlin-mlm: error: ") and message in err[0]
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_stats_on_a_folder_without_masks_is_a_one_line_error(tmp_path, capsys):
+    assert main(["stats", str(tmp_path / "missing")]) == 2
+    assert main(["stats", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [f"merlin-mlm: error: not a folder: {tmp_path / 'missing'}",
+                      f"merlin-mlm: error: no Parquet files under {tmp_path}"]
 
 
 def test_an_interrupted_job_leaves_no_output_folder(cluster, raw, tmp_path):
