@@ -164,18 +164,29 @@ def build_workflow(job: MaskJob, categories_path):
 
 
 def process_partition(df, index, workflow, mask_op, columns, epochs, root):
-    """One task: transform a partition once, write every epoch's file, return statistics."""
-    from merlin.dag import ColumnSelector
+    """One task: transform a partition once, write every epoch's file, return statistics.
+
+    The item column is taken apart once; each further epoch only reruns the masking kernel
+    on it (the same pure function the workflow's MaskRandom ran for epoch 0).
+    """
+    from merlin_mlm_ops.adapters import frame_adapter
 
     out = workflow._transform_df(df)
     mask_name = mask_op.mask_name(columns)
+    adapter = frame_adapter(out)
+    flat = adapter.flatten(out[columns[0]], columns[0], mask_op.label)
+    values, offsets = _host(flat.values), _host(flat.offsets)
+    eligible = np.ones(len(values), dtype=bool) if mask_op.pad_id is None else values != mask_op.pad_id
+    n_eligible = _segment_sums(eligible, offsets)
     stats = None
     for epoch in range(epochs):
+        epoch_op = mask_op.with_epoch(epoch)
+        mask = epoch_op.compute_mask(flat, out, adapter)
         if epoch:
-            redrawn = mask_op.with_epoch(epoch).transform(ColumnSelector(columns), out)
-            out[mask_name] = redrawn[mask_name]
+            out[mask_name] = adapter.build_bool_lists(mask, flat.offsets, flat.valid, out.index,
+                                                      source=out[columns[0]])
         out.to_parquet(os.path.join(epoch_dir(root, epoch), f"part_{index:05d}.parquet"), index=False)
-        epoch_stats = partition_stats(out, columns[0], mask_name, mask_op.pad_id)
+        epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
     return stats
 
@@ -187,39 +198,21 @@ def _process_frame(df, workflow, mask_op, columns, epochs, root, partition_info=
     return pd.DataFrame({"stats": [stats]})
 
 
-def partition_stats(df, item_column, mask_column, pad_id):
-    """Counts for summaries: rows, items, masked, and both by eligible length (bincounts)."""
-    from merlin_mlm_ops.adapters import frame_adapter
+def _segment_sums(flags, offsets):
+    csum = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    return csum[offsets[1:]] - csum[offsets[:-1]]
 
-    adapter = frame_adapter(df)
-    items = adapter.flatten(df[item_column], item_column, "stats")
-    values = _host(items.values)
-    offsets = _host(items.offsets)
-    mask = _host(_mask_values(df[mask_column]))
-    eligible = np.ones(len(values), dtype=np.int64) if pad_id is None else (values != pad_id).astype(np.int64)
-    csum = np.concatenate([[0], np.cumsum(eligible)])
-    n_eligible = csum[offsets[1:]] - csum[offsets[:-1]]
-    msum = np.concatenate([[0], np.cumsum(mask)])
-    n_masked = msum[offsets[1:]] - msum[offsets[:-1]]
-    width = 1024
+
+def _epoch_stats(n_eligible, mask, offsets, width=1024):
+    """Counts for summaries: rows, items, masked, and rows/masked by eligible length (bincounts)."""
     n_clip = np.minimum(n_eligible, width - 1)
     return {
-        "rows": np.array([len(df)]),
-        "items": np.array([len(values)]),
+        "rows": np.array([len(n_eligible)]),
+        "items": np.array([int(offsets[-1])]),
         "masked": np.array([int(mask.sum())]),
         "rows_by_length": np.bincount(n_clip, minlength=width),
-        "masked_by_length": np.bincount(n_clip, weights=n_masked, minlength=width),
+        "masked_by_length": np.bincount(n_clip, weights=_segment_sums(mask, offsets), minlength=width),
     }
-
-
-def _mask_values(series):
-    import pandas as pd
-
-    if hasattr(series, "list"):  # cuDF
-        return series.list.leaves.values
-    objs = series.to_numpy(dtype=object)
-    objs = objs[~pd.isna(objs)]
-    return np.concatenate(objs).astype(bool) if len(objs) else np.zeros(0, dtype=bool)
 
 
 def _host(arr):
