@@ -185,7 +185,10 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
         if epoch:
             out[mask_name] = adapter.build_bool_lists(mask, flat.offsets, flat.valid, out.index,
                                                       source=out[columns[0]])
-        out.to_parquet(os.path.join(epoch_dir(root, epoch), f"part_{index:05d}.parquet"), index=False)
+        folder = epoch_dir(root, epoch)
+        if not os.path.isdir(folder):  # the job was abandoned: never recreate its folder
+            raise JobError(f"output folder {folder} is gone; the job was cancelled")
+        out.to_parquet(os.path.join(folder, f"part_{index:05d}.parquet"), index=False)
         epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
     return stats
@@ -262,6 +265,7 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
         raise JobError("--epochs must be >= 1")
     t0 = time.perf_counter()
     tmp = prepare_output(job.output, job.overwrite)
+    futures = []
     try:
         workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"))
         dataset = Dataset(job.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size)
@@ -275,11 +279,10 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
         stats = ddf.map_partitions(_process_frame, workflow, mask_op, job.columns, job.epochs, tmp,
                                    meta={"stats": object}, enforce_metadata=False, align_dataframes=False)
         futures = client.compute(stats.to_delayed())
-        parts = futures
         totals = _gather_with_progress(futures, progress)
         workflow.save(os.path.join(tmp, "workflow"))
         seconds = time.perf_counter() - t0
-        summary = summarize(job, mask_op, totals, len(parts), seconds)
+        summary = summarize(job, mask_op, totals, len(futures), seconds)
         with open(os.path.join(tmp, "mlm-job.json"), "w") as fh:
             json.dump({"job": {k: v for k, v in asdict(job).items() if k != "files"} | {"seed": mask_op.seed},
                        "summary": summary,
@@ -287,9 +290,30 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
                                      "masked": totals["masked_by_length"].tolist()}}, fh)
         finish_output(tmp, job.output)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _abandon(client, futures, tmp)
         raise
     return summary
+
+
+def _abandon(client, futures, tmp, settle_s=1.0, timeout_s=60.0):
+    """Cancel the job's tasks and remove its temporary folder for good.
+
+    Tasks already running on workers cannot be interrupted and may still write a file after a
+    first removal, so the folder is removed until it has stayed absent for ``settle_s``.
+    """
+    if futures:
+        client.cancel(futures)
+    deadline = time.monotonic() + timeout_s
+    absent_since = None
+    while time.monotonic() < deadline:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+            absent_since = None
+        elif absent_since is None:
+            absent_since = time.monotonic()
+        elif time.monotonic() - absent_since >= settle_s:
+            return
+        time.sleep(0.1)
 
 
 def _gather_with_progress(futures, progress):
