@@ -45,24 +45,13 @@ def _mask_parser(sub):
 
 
 def cmd_mask(args):
-    from merlin_mlm_ops import MaskRandom
-    from merlin_mlm_ops.jobs import JobError, MaskJob, check_columns, find_parquet_files, run_mask_job, start_client
+    from merlin_mlm_ops.jobs import MaskJob, run_mask_job, start_client, validate_job
 
-    try:
-        # Validate everything cheap before starting a cluster.
-        MaskRandom(prob=args.prob, seed=args.seed, key=args.key, min_masked=args.min_masked,
-                   max_masked=args.max_masked, pad_id=args.pad_id)
-    except (TypeError, ValueError) as exc:
-        raise JobError(str(exc)) from None
-    if args.epochs < 1:
-        raise JobError("--epochs must be >= 1")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise JobError(f"output {args.output} exists (pass --overwrite to replace it)")
-    check_columns(find_parquet_files(args.inputs), args.columns, args.key)
     job = MaskJob(inputs=args.inputs, output=args.output, columns=args.columns, prob=args.prob,
                   seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
                   pad_id=args.pad_id, epochs=args.epochs, categorify=args.categorify, gpu=args.gpu,
                   overwrite=args.overwrite, part_size=args.part_size)
+    validate_job(job)  # before starting a cluster; run_mask_job checks again for library callers
     client = start_client(args.workers, args.scheduler, args.gpu, args.memory_limit)
     bar = None
     try:

@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional
 
 import numpy as np
@@ -54,7 +54,6 @@ class MaskJob:
     gpu: bool = False
     overwrite: bool = False
     part_size: str = "32MB"
-    files: List[str] = field(default_factory=list)
 
 
 def find_parquet_files(inputs):
@@ -101,6 +100,26 @@ def check_columns(files, columns, key):
             raise JobError(f"key column {key!r} not found in {files[0]}")
         if pa.types.is_list(schema.field(key).type):
             raise JobError(f"key column {key!r} is a list column; it must hold one id per row")
+
+
+def validate_job(job: MaskJob):
+    """Raise JobError for anything wrong with ``job`` that can be seen before running it (the
+    masking arguments, the epochs, an existing output, the inputs and their columns); returns the
+    input files."""
+    from merlin_mlm_ops import MaskRandom
+
+    try:
+        MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
+                   max_masked=job.max_masked, pad_id=job.pad_id)
+    except (TypeError, ValueError) as exc:
+        raise JobError(str(exc)) from None
+    if job.epochs < 1:
+        raise JobError("--epochs must be >= 1")
+    if os.path.exists(job.output) and not job.overwrite:
+        raise JobError(f"output {job.output} exists (pass --overwrite to replace it)")
+    files = find_parquet_files(job.inputs)
+    check_columns(files, job.columns, job.key)
+    return files
 
 
 def prepare_output(output, overwrite):
@@ -170,6 +189,7 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     on it (the same pure function the workflow's MaskRandom ran for epoch 0).
     """
     from merlin_mlm_ops.adapters import frame_adapter
+    from merlin_mlm_ops.rules import segment_count
 
     out = workflow._transform_df(df)
     mask_name = mask_op.mask_name(columns)
@@ -177,7 +197,7 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     flat = adapter.flatten(out[columns[0]], columns[0], mask_op.label)
     values, offsets = _host(flat.values), _host(flat.offsets)
     eligible = np.ones(len(values), dtype=bool) if mask_op.pad_id is None else values != mask_op.pad_id
-    n_eligible = _segment_sums(eligible, offsets)
+    n_eligible = segment_count(eligible, offsets)
     stats = None
     for epoch in range(epochs):
         epoch_op = mask_op.with_epoch(epoch)
@@ -201,20 +221,17 @@ def _process_frame(df, workflow, mask_op, columns, epochs, root, partition_info=
     return pd.DataFrame({"stats": [stats]})
 
 
-def _segment_sums(flags, offsets):
-    csum = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
-    return csum[offsets[1:]] - csum[offsets[:-1]]
-
-
 def _epoch_stats(n_eligible, mask, offsets, width=1024):
     """Counts for summaries: rows, items, masked, and rows/masked by eligible length (bincounts)."""
+    from merlin_mlm_ops.rules import segment_count
+
     n_clip = np.minimum(n_eligible, width - 1)
     return {
         "rows": np.array([len(n_eligible)]),
         "items": np.array([int(offsets[-1])]),
         "masked": np.array([int(mask.sum())]),
         "rows_by_length": np.bincount(n_clip, minlength=width),
-        "masked_by_length": np.bincount(n_clip, weights=_segment_sums(mask, offsets), minlength=width),
+        "masked_by_length": np.bincount(n_clip, weights=segment_count(mask, offsets), minlength=width),
     }
 
 
@@ -259,16 +276,13 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
-    job.files = find_parquet_files(job.inputs)
-    check_columns(job.files, job.columns, job.key)
-    if job.epochs < 1:
-        raise JobError("--epochs must be >= 1")
+    files = validate_job(job)
     t0 = time.perf_counter()
     tmp = prepare_output(job.output, job.overwrite)
     futures = []
     try:
         workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"))
-        dataset = Dataset(job.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size)
+        dataset = Dataset(files, engine="parquet", cpu=not job.gpu, part_size=job.part_size)
         workflow.fit(dataset)
         for epoch in range(job.epochs):
             os.makedirs(epoch_dir(tmp, epoch))
@@ -284,7 +298,7 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
         seconds = time.perf_counter() - t0
         summary = summarize(job, mask_op, totals, len(futures), seconds)
         with open(os.path.join(tmp, "mlm-job.json"), "w") as fh:
-            json.dump({"job": {k: v for k, v in asdict(job).items() if k != "files"} | {"seed": mask_op.seed},
+            json.dump({"job": asdict(job) | {"seed": mask_op.seed},
                        "summary": summary,
                        "by_length": {"rows": totals["rows_by_length"].tolist(),
                                      "masked": totals["masked_by_length"].tolist()}}, fh)

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from merlin_mlm_ops import stats as rule_stats
+from merlin_mlm_ops.rules import segment_count
 
 MAX_LENGTH = 512
 POSITION_BINS = 10
@@ -65,8 +66,8 @@ def collect(path, item_column=None, mask_column=None, pad_id=0):
         values = np.asarray(ids.flatten())
         mask = np.asarray(mask_arr.flatten()).astype(bool)
         eligible = np.ones(len(values), bool) if pad_id is None else values != pad_id
-        n_elig = _segment_sum(eligible, offsets)
-        n_mask = _segment_sum(mask, offsets)
+        n_elig = segment_count(eligible, offsets)
+        n_mask = segment_count(mask, offsets)
         length_bin = np.minimum(n_elig, MAX_LENGTH)
         rows += np.bincount(length_bin, minlength=MAX_LENGTH + 1)
         masked += np.bincount(length_bin, weights=n_mask, minlength=MAX_LENGTH + 1)
@@ -80,11 +81,6 @@ def collect(path, item_column=None, mask_column=None, pad_id=0):
     return {"job": job, "files": len(files), "item_column": item_column, "mask_column": mask_column,
             "rows_by_length": rows, "masked_by_length": masked, "masked_per_row": per_row,
             "positions": positions}
-
-
-def _segment_sum(flags, offsets):
-    csum = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
-    return csum[offsets[1:]] - csum[offsets[:-1]]
 
 
 def expected_by_length(report):

@@ -42,7 +42,7 @@ def content_key(values, start, end, ordinal):
     """:func:`hashing.content_row_keys` for one row."""
     total = np.uint64(0)
     for i in range(start, end):
-        total += mix(values[i] + np.uint64(i - start + 1) * GOLDEN)
+        total += position_hash(values[i], start, i)  # the same formula, keyed by the id
     return mix(total + mix(np.uint64(ordinal + 1) * GOLDEN))
 
 

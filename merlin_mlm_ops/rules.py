@@ -58,7 +58,8 @@ def masked_counts(drawn_count, eligible_count, min_masked, max_masked, xp=np):
     return xp.minimum(xp.maximum(drawn_count, lo), hi)
 
 
-def _segment_count(flags, offsets, xp):
+def segment_count(flags, offsets, xp=np):
+    """Per-row counts (int64) of True ``flags`` in the rows delimited by ``offsets``."""
     csum = xp.zeros(flags.shape[0] + 1, dtype=xp.int64)
     xp.cumsum(flags, out=csum[1:])
     return csum[offsets[1:]] - csum[offsets[:-1]]
@@ -95,8 +96,8 @@ def mask_random(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=
     h, rows = hashing.position_hashes(row_keys, offsets, n_items, hashing.stream_key(seed, epoch), xp)
     eligible = eligible_positions(values_u64, pad_id, xp)
     mask = eligible & ((h >> xp.uint64(11)) < xp.uint64(prob_threshold(prob)))
-    n_eligible = _segment_count(eligible, offsets, xp)
-    drawn = _segment_count(mask, offsets, xp)
+    n_eligible = segment_count(eligible, offsets, xp)
+    drawn = segment_count(mask, offsets, xp)
     k = masked_counts(drawn, n_eligible, min_masked, max_masked, xp)
     fix_rows = drawn != k
     if bool(fix_rows.any()):

@@ -9,8 +9,9 @@ __all__ = ["MaskedSequenceEmbedding", "MaskedItemLoss", "mlm_targets", "IGNORE_L
 IGNORE_LABEL = -1
 
 
-def _dense_column(inputs, name, pad_value, what):
-    """A (batch, length) dense tensor from a dict entry: dense, ragged, or ``name__values``/``__offsets``."""
+def list_column(inputs, name, what, hint=None):
+    """A list column from a feature dict, as given (dense or ragged) or built from the dataloader's
+    ``<name>__values`` + ``<name>__offsets``; a trailing dimension of 1 is dropped."""
     if name in inputs:
         value = inputs[name]
     elif f"{name}__values" in inputs and f"{name}__offsets" in inputs:
@@ -19,13 +20,17 @@ def _dense_column(inputs, name, pad_value, what):
         value = tf.RaggedTensor.from_row_splits(values, tf.cast(offsets, tf.int64), validate=False)
     else:
         raise ValueError(f"{what} column '{name}' is missing from the inputs (got {sorted(inputs)}); "
-                         f"pass it as '{name}' or as '{name}__values' + '{name}__offsets'")
-    if isinstance(value, tf.RaggedTensor):
-        if value.shape.rank == 3:
-            value = value.merge_dims(1, 2)
-        return value.to_tensor(default_value=tf.cast(pad_value, value.dtype)), value.row_lengths()
+                         + (hint or f"pass it as '{name}' or as '{name}__values' + '{name}__offsets'"))
     if value.shape.rank == 3:
-        value = tf.squeeze(value, -1)
+        value = value.merge_dims(1, 2) if isinstance(value, tf.RaggedTensor) else tf.squeeze(value, -1)
+    return value
+
+
+def _dense_column(inputs, name, pad_value, what):
+    """``(batch, length)`` dense tensor of a list column, and its row lengths when it was ragged."""
+    value = list_column(inputs, name, what)
+    if isinstance(value, tf.RaggedTensor):
+        return value.to_tensor(default_value=tf.cast(pad_value, value.dtype)), value.row_lengths()
     return value, None
 
 

@@ -27,6 +27,7 @@ from merlin.models.utils import schema_utils
 from merlin.schema import Schema, Tags
 
 from merlin_mlm_ops.ops.base import MASK_TAG
+from merlin_mlm_ops.tf.layers import list_column
 
 _SUFFIXES = ("__values", "__offsets")
 
@@ -77,19 +78,9 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
     def _mask(self, inputs, ids):
         """The mask column as a 2-D bool RaggedTensor aligned with ``ids``."""
         name = self.mask_column
-        if name in inputs:
-            mask = inputs[name]
-            if not isinstance(mask, tf.RaggedTensor):
-                raise TypeError(f"mask column '{name}' must be a ragged list column, got {type(mask).__name__}")
-        elif all(name + s in inputs for s in _SUFFIXES):
-            values = tf.reshape(inputs[name + "__values"], [-1])
-            offsets = tf.reshape(inputs[name + "__offsets"], [-1])
-            mask = tf.RaggedTensor.from_row_splits(values, tf.cast(offsets, ids.row_splits.dtype), validate=False)
-        else:
-            raise ValueError(f"mask column '{name}' is missing from the inputs (got {sorted(inputs)}); "
-                             "is the Loader's schema narrowed to the model's features?")
-        if mask.shape.rank == 3:
-            mask = mask.merge_dims(1, 2)
+        mask = list_column(inputs, name, "mask", hint="is the Loader's schema narrowed to the model's features?")
+        if not isinstance(mask, tf.RaggedTensor):
+            raise TypeError(f"mask column '{name}' must be a ragged list column, got {type(mask).__name__}")
         if mask.dtype != tf.bool:
             if not mask.dtype.is_integer:
                 raise TypeError(f"mask column '{name}' must be bool, got {mask.dtype.name}")
