@@ -31,10 +31,15 @@ def check_aligned(first, other, index, first_name, other_name, op):
         valid_b = other.valid if other.valid is not None else xp.ones(n, dtype=bool)
         bad = bad | (valid_a != valid_b)
     if bool(bad.any()):
-        row = index[int(xp.flatnonzero(bad)[0])]
+        row = first_row(index, bad)
         raise MaskInputError(op, other_name, f"row lengths differ from column '{first_name}' "
                              f"(the selected columns must be aligned sequences of one session; "
                              f"first mismatch shown)", row)
+
+
+def first_row(index, bad):
+    """The index label of the first True in ``bad`` (NumPy or CuPy), for error messages."""
+    return index[int(_xp(bad).flatnonzero(bad)[0])]
 
 
 def _xp(arr):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from merlin_mlm_ops.adapters import first_row
 from merlin_mlm_ops.adapters.pandas_lists import FlatList
 from merlin_mlm_ops.errors import MaskInputError
 
@@ -27,12 +28,6 @@ def take_rows(offsets_all, elements, col_offset, size, xp):
     first = int(offsets[0])
     values = None if elements is None else elements[first:int(offsets[-1])]
     return values, offsets - first
-
-
-def _first_row(series, bad):
-    import cupy
-
-    return series.index[int(cupy.flatnonzero(bad)[0])]
 
 
 def flatten(series, column: str, op: str, with_values: bool = True) -> FlatList:
@@ -93,7 +88,7 @@ def row_keys(series, column: str, op: str):
 
     null = series.isna().values
     if bool(null.any()):
-        raise MaskInputError(op, column, "key is null; every row needs a key", _first_row(series, null))
+        raise MaskInputError(op, column, "key is null; every row needs a key", first_row(series.index, null))
     kind = np.dtype(series.dtype).kind if not hasattr(series.dtype, "element_type") else "O"
     if kind in "iu":
         return "int", series.values, None

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from merlin_mlm_ops.adapters import first_row
 from merlin_mlm_ops.errors import MaskInputError
 
 _ROW_TYPES = (list, tuple, np.ndarray)
@@ -31,10 +32,6 @@ class FlatList(NamedTuple):
     valid: Optional[np.ndarray]
 
 
-def _first_row(series, bad):
-    return series.index[int(np.flatnonzero(bad)[0])]
-
-
 def flatten(series: pd.Series, column: str, op: str, with_values: bool = True) -> FlatList:
     """Take a pandas list column apart into :class:`FlatList` (values in their own dtype)."""
     objs = series.to_numpy(dtype=object)
@@ -46,7 +43,7 @@ def flatten(series: pd.Series, column: str, op: str, with_values: bool = True) -
         is_row = np.fromiter((isinstance(x, _ROW_TYPES) for x in objs), dtype=bool, count=len(objs))
         bad = ~is_row & ~null
         raise MaskInputError(op, column, f"is not a list column: the row holds "
-                             f"{type(objs[bad][0]).__name__} {objs[bad][0]!r}", _first_row(series, bad))
+                             f"{type(objs[bad][0]).__name__} {objs[bad][0]!r}", first_row(series.index, bad))
     row_lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     lengths = np.zeros(len(objs), dtype=np.int64)
     lengths[~null] = row_lengths
@@ -102,7 +99,7 @@ def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray,
     """The key column as hashing input: ``("int", int64 values, None)`` or ``("str", utf8 bytes, offsets)``."""
     null = series.isna().to_numpy()
     if null.any():
-        raise MaskInputError(op, column, "key is null; every row needs a key", _first_row(series, null))
+        raise MaskInputError(op, column, "key is null; every row needs a key", first_row(series.index, null))
     if series.dtype.kind in "iu":  # NumPy and nullable (Int64) integer dtypes alike
         return "int", series.to_numpy(dtype=np.uint64 if series.dtype.kind == "u" else np.int64), None
     inferred = pd.api.types.infer_dtype(series, skipna=False)
@@ -122,6 +119,6 @@ def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray,
     bad = kinds == "other"
     if not bad.any():
         bad = kinds != kinds[0]
-    row = _first_row(series, bad) if bad.any() else None
+    row = first_row(series.index, bad) if bad.any() else None
     raise MaskInputError(op, column, f"key must hold integers or strings, found {inferred} "
                          f"(dtype {series.dtype})", row)
