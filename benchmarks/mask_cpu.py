@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -33,8 +32,10 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore")
 
+from merlin_mlm_ops.doc_blocks import replace_block  # noqa: E402
+
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks.md")
-BEGIN, END = "<!-- cpu-benchmark:begin -->", "<!-- cpu-benchmark:end -->"
+BLOCK = "cpu-benchmark"
 
 
 def timed(fn, repeats):
@@ -198,8 +199,7 @@ def main(argv=None):
 
 
 def write_table(args, n_items, rows, ratios, smr_note):
-    lines = [BEGIN, "",
-             f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/mask_cpu.py --write` on this "
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/mask_cpu.py --write` on this "
              f"project's CI-size machine ({os.cpu_count()} cores, {platform.machine()}), "
              f"{args.rows:,} rows, {n_items:,} items, median of {args.repeats} runs, one thread. "
              f"SequenceMaskRandom: {smr_note}.", "",
@@ -207,11 +207,7 @@ def write_table(args, n_items, rows, ratios, smr_note):
     lines += [f"| {name} | {seconds:.3f} | {rate:.1f} |" for name, seconds, rate in rows]
     lines += ["", "| ratio | value | target |", "|---|---:|---|"]
     lines += [f"| {name} | {value:.2f}x | {target or '-'} |" for name, value, target in ratios]
-    lines += ["", END]
-    text = open(DOCS).read() if os.path.exists(DOCS) else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), "\n".join(lines), text, flags=re.S)
-    with open(DOCS, "w") as fh:
-        fh.write(text)
+    replace_block(DOCS, BLOCK, "\n".join(lines), section="# Benchmarks")
     print(f"\nwrote {os.path.normpath(DOCS)}")
 
 

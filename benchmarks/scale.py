@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import threading
@@ -24,8 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
 warnings.filterwarnings("ignore")
 
+from merlin_mlm_ops.doc_blocks import replace_block  # noqa: E402
+
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks.md")
-BEGIN, END = "<!-- scale-benchmark:begin -->", "<!-- scale-benchmark:end -->"
+BLOCK = "scale-benchmark"
 
 
 def generate(path, sessions, chunk):
@@ -117,7 +118,7 @@ def main(argv=None):
     speedup = results[1][0]["seconds"] / results[2][0]["seconds"]
     print(f"speed-up 2 vs 1 worker: {speedup:.2f}x")
     if args.write:
-        lines = [BEGIN, "", f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/scale.py --write` "
+        lines = [f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/scale.py --write` "
                  f"({os.cpu_count()} cores): {args.sessions:,} sessions (mean length 25) in "
                  f"{args.sessions // args.chunk} Parquet files, MaskRandom with a key, {args.epochs} epochs "
                  f"written, LocalCluster worker processes with a {args.memory_limit} memory limit.", "",
@@ -125,13 +126,8 @@ def main(argv=None):
         for workers, (summary, peak) in results.items():
             lines.append(f"| {workers} | {summary['seconds']:.1f} | {summary['rows_per_second']:,.0f} | "
                          f"{peak / 2**30:.2f} GiB |")
-        lines += ["", f"Speed-up, 2 workers against 1: {speedup:.2f}x.", "", END]
-        text = open(DOCS).read()
-        if BEGIN not in text:
-            text += f"\n## Scale: the masking job on Dask workers\n\n{BEGIN}\n{END}\n"
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), "\n".join(lines), text, flags=re.S)
-        with open(DOCS, "w") as fh:
-            fh.write(text)
+        lines += ["", f"Speed-up, 2 workers against 1: {speedup:.2f}x."]
+        replace_block(DOCS, BLOCK, "\n".join(lines), section="## Scale: the masking job on Dask workers")
         print(f"wrote {os.path.normpath(DOCS)}")
     return 0
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -24,8 +23,10 @@ warnings.filterwarnings("ignore")
 
 import numpy as np  # noqa: E402
 
+from merlin_mlm_ops.doc_blocks import read_block, replace_block  # noqa: E402
+
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "serving.md")
-BEGIN, END = "<!-- serve-load:begin -->", "<!-- serve-load:end -->"
+BLOCK = "serve-load"
 
 
 def build_repository(path, sessions=2000):
@@ -129,17 +130,14 @@ def main(argv=None):
     if args.write:
         row = (f"| {args.protocol} | {args.clients} x {args.requests} x {args.batch} | {sent} | {wall:.1f} | "
                f"{sent / wall:.1f} | {sent * args.batch / wall:,.0f} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {len(errors)} |")
-        text = open(DOCS).read()
-        block = re.search(re.escape(BEGIN) + "(.*?)" + re.escape(END), text, flags=re.S).group(1)
-        rows = [line for line in block.strip().splitlines() if line.startswith("| http") or line.startswith("| grpc")]
+        old = read_block(open(DOCS).read(), BLOCK)
+        rows = [line for line in old.splitlines() if line.startswith(("| http ", "| grpc "))]
         rows = [r for r in rows if not r.startswith(f"| {args.protocol} ")] + [row]
-        header = ["", f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/serve_load.py --write` "
+        header = [f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/serve_load.py --write` "
                   f"(Triton 2.51 python backend, {os.cpu_count()} cores, server and clients on the same machine).", "",
                   "| protocol | clients x requests x sessions | requests | seconds | requests/s | sessions/s | "
                   "p50 ms | p95 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        text = text.replace(block, "\n".join(header + sorted(rows) + [""]))
-        with open(DOCS, "w") as fh:
-            fh.write(text)
+        replace_block(DOCS, BLOCK, "\n".join(header + sorted(rows)))
         print(f"wrote {os.path.normpath(DOCS)}")
     return 1 if errors else 0
 
