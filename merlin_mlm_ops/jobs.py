@@ -1,13 +1,14 @@
 """Masking jobs at scale: read Parquet once, write E masked epochs, on a Dask cluster.
 
-The job is a plain Dask graph of one task per input partition, submitted to a
-``dask.distributed`` client (a ``LocalCluster``, a ``dask_cuda.LocalCUDACluster`` or an existing
-scheduler): each task reads and decodes its partition once, runs the fitted workflow (optional
-``Categorify``, then ``MaskRandom`` for epoch 0), derives the masks of the other epochs from the
-same decoded frame, writes one Parquet file per epoch and returns small statistics.  Partitions
-stream through the workers and are never gathered.  Because masks are a pure function of
-(seed, epoch, row key, position), a task that Dask re-runs after losing a worker writes the same
-bytes to the same file names.
+The job is one Dask task per input partition (whole row groups of one file, see
+:mod:`merlin_mlm_ops.job_inputs`), submitted to a ``dask.distributed`` client (a
+``LocalCluster``, a ``dask_cuda.LocalCUDACluster`` or an existing scheduler): each task reads and
+decodes its partition once, runs the fitted workflow (optional ``Categorify``, then
+``MaskRandom`` for epoch 0), derives the masks of the other epochs from the same decoded frame,
+writes one Parquet file per epoch and returns small statistics.  Partitions stream through the
+workers and are never gathered.  Because masks are a pure function of (seed, epoch, row key,
+position), a task that Dask re-runs after losing a worker, or that ``--resume`` redoes, writes
+the same bytes to the same file names.
 
 Output layout (``DIR``)::
 
@@ -15,25 +16,33 @@ Output layout (``DIR``)::
     DIR/workflow/                            the fitted workflow (Workflow.load)
     DIR/categories/                          Categorify's vocabularies, with --categorify
     DIR/mlm-job.json                         parameters and summary (read by `merlin-mlm stats`)
+    DIR/mlm-manifest.json                    size and SHA-256 of every data file
 
-The job writes into ``DIR.tmp-<pid>`` and renames it at the end, so an interrupted run never
-leaves a folder that looks complete.
+The job holds ``DIR.lock``, writes into ``DIR.tmp-<pid>`` and renames it at the end, so an
+interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job_output`).
 """
 from __future__ import annotations
 
+import errno
 import glob
-import json
+import hashlib
+import io
 import os
 import shutil
+import socket
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional
 
 import numpy as np
 
+from merlin_mlm_ops import job_output as jo
+from merlin_mlm_ops.job_inputs import (CheckedInputs, JobError, Partition, check_inputs, check_output_apart,
+                                       data_error, find_parquet_files, read_partition)
+from merlin_mlm_ops.job_output import check_replaceable, normalize
 
-class JobError(Exception):
-    """A problem with the job's inputs or environment, reported as one line."""
+__all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "epoch_datasets", "epoch_paths",
+           "find_parquet_files"]
 
 
 @dataclass
@@ -56,56 +65,10 @@ class MaskJob:
     part_size: str = "32MB"
 
 
-def find_parquet_files(inputs):
-    """Parquet files named by ``inputs`` (files, folders, globs), sorted; raises JobError."""
-    files = []
-    for item in inputs:
-        if any(ch in item for ch in "*?["):
-            matched = sorted(glob.glob(item, recursive=True))
-            if not matched:
-                raise JobError(f"no input matches {item!r}")
-            candidates = matched
-        elif os.path.isdir(item):
-            candidates = sorted(glob.glob(os.path.join(item, "**", "*.parquet"), recursive=True))
-        elif os.path.exists(item):
-            candidates = [item]
-        else:
-            raise JobError(f"input not found: {item}")
-        for path in candidates:
-            if os.path.isdir(path):
-                files += sorted(glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True))
-            elif path.endswith(".parquet") or item == path:
-                files.append(path)
-    if not files:
-        raise JobError(f"no Parquet files in {' '.join(inputs)}")
-    return files
-
-
-def check_columns(files, columns, key):
-    """Raise JobError unless the columns exist in the first file and are lists (the key a scalar)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        schema = pq.read_schema(files[0])
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
-        raise JobError(f"cannot read {files[0]} as Parquet: {exc}") from None
-    for name in columns:
-        if name not in schema.names:
-            raise JobError(f"column {name!r} not found in {files[0]} (columns: {', '.join(schema.names)})")
-        if not pa.types.is_list(schema.field(name).type) and not pa.types.is_large_list(schema.field(name).type):
-            raise JobError(f"column {name!r} is not a list column ({schema.field(name).type}) in {files[0]}")
-    if key is not None:
-        if key not in schema.names:
-            raise JobError(f"key column {key!r} not found in {files[0]}")
-        if pa.types.is_list(schema.field(key).type):
-            raise JobError(f"key column {key!r} is a list column; it must hold one id per row")
-
-
-def validate_job(job: MaskJob):
+def validate_job(job: MaskJob) -> CheckedInputs:
     """Raise JobError for anything wrong with ``job`` that can be seen before running it (the
-    masking arguments, the epochs, an existing output, the inputs and their columns); returns the
-    input files."""
+    masking arguments, the epochs, an output that overlaps an input or exists, every input
+    file's footer and schema); returns the checked inputs and their partitions."""
     from merlin_mlm_ops import MaskRandom
 
     try:
@@ -115,32 +78,10 @@ def validate_job(job: MaskJob):
         raise JobError(str(exc)) from None
     if job.epochs < 1:
         raise JobError("--epochs must be >= 1")
-    if os.path.exists(job.output) and not job.overwrite:
-        raise JobError(f"output {job.output} exists (pass --overwrite to replace it)")
     files = find_parquet_files(job.inputs)
-    check_columns(files, job.columns, job.key)
-    return files
-
-
-def prepare_output(output, overwrite):
-    """The temporary folder to write into; raises JobError when ``output`` exists without overwrite."""
-    if os.path.exists(output) and not overwrite:
-        raise JobError(f"output {output} exists (pass --overwrite to replace it)")
-    tmp = f"{output.rstrip(os.sep)}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    return tmp
-
-
-def finish_output(tmp, output):
-    """Atomically (as far as the filesystem allows) replace ``output`` with ``tmp``."""
-    if os.path.exists(output):
-        old = f"{output.rstrip(os.sep)}.old-{os.getpid()}"
-        os.rename(output, old)
-        os.rename(tmp, output)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, output)
+    check_output_apart(job.output, job.inputs, files)  # before anything is read or replaced
+    check_replaceable(normalize(job.output), job.overwrite)
+    return check_inputs(files, job.columns, job.key, job.categorify, job.part_size)
 
 
 def epoch_dir(root, epoch):
@@ -166,7 +107,8 @@ def epoch_datasets(root, cpu=True, **kwargs):
     return [Dataset(path, engine="parquet", cpu=cpu, schema=schema, **kwargs) for path in epoch_paths(root)]
 
 
-def build_workflow(job: MaskJob, categories_path):
+def build_workflow(job: MaskJob, categories_path, seed=None):
+    """The job's workflow and its MaskRandom (``seed``, default ``job.seed``, else drawn)."""
     import nvtabular as nvt
 
     from merlin_mlm_ops import MaskRandom
@@ -174,7 +116,7 @@ def build_workflow(job: MaskJob, categories_path):
     node = job.columns
     if job.categorify:
         node = node >> nvt.ops.Categorify(out_path=categories_path)
-    mask = MaskRandom(prob=job.prob, seed=job.seed, key=job.key, epoch=0, min_masked=job.min_masked,
+    mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=job.key, epoch=0, min_masked=job.min_masked,
                       max_masked=job.max_masked, pad_id=job.pad_id)
     node = node >> mask
     if job.key is not None:
@@ -183,7 +125,8 @@ def build_workflow(job: MaskJob, categories_path):
 
 
 def process_partition(df, index, workflow, mask_op, columns, epochs, root):
-    """One task: transform a partition once, write every epoch's file, return statistics.
+    """Transform a partition once, write every epoch's file (whole or absent), and return the
+    partition's record: each file's size and SHA-256, and the statistics of its masks.
 
     The item column is taken apart once; each further epoch only reruns the masking kernel
     on it (the same pure function the workflow's MaskRandom ran for epoch 0).
@@ -198,7 +141,7 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     values, offsets = _host(flat.values), _host(flat.offsets)
     eligible = np.ones(len(values), dtype=bool) if mask_op.pad_id is None else values != mask_op.pad_id
     n_eligible = segment_count(eligible, offsets)
-    stats = None
+    stats, files = None, {}
     for epoch in range(epochs):
         epoch_op = mask_op.with_epoch(epoch)
         mask = epoch_op.compute_mask(flat, out, adapter)
@@ -208,17 +151,33 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
         folder = epoch_dir(root, epoch)
         if not os.path.isdir(folder):  # the job was abandoned: never recreate its folder
             raise JobError(f"output folder {folder} is gone; the job was cancelled")
-        out.to_parquet(os.path.join(folder, f"part_{index:05d}.parquet"), index=False)
+        buffer = io.BytesIO()
+        out.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        path = os.path.join(folder, f"part_{index:05d}.parquet")
+        if epoch == 0:
+            jo.fault_hooks(index, path)
+        jo.write_bytes_atomic(path, data)
+        files[os.path.relpath(path, root)] = [len(data), hashlib.sha256(data).hexdigest()]
         epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
-    return stats
+    return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
 
-def _process_frame(df, workflow, mask_op, columns, epochs, root, partition_info=None):
-    import pandas as pd
-
-    stats = process_partition(df, partition_info["number"], workflow, mask_op, columns, epochs, root)
-    return pd.DataFrame({"stats": [stats]})
+def mask_partition(index, part: Partition, workflow, mask_op, columns, read_columns, epochs, root, gpu=False):
+    """One task: read partition ``index`` (``part``), mask and write it, then record it in the
+    run's manifest; data errors are raised as InputDataError naming the file and row."""
+    df = read_partition(part, read_columns, gpu)
+    try:
+        record = process_partition(df, index, workflow, mask_op, columns, epochs, root)
+    except Exception as exc:  # noqa: BLE001 - re-raised, as InputDataError when the data is at fault
+        error = data_error(part, exc)
+        if error is None:
+            raise
+        raise error from None
+    record["partition"] = jo.partition_record(part)
+    jo.write_json_atomic(jo.part_record_path(root, index), record)
+    return record
 
 
 def _epoch_stats(n_eligible, mask, offsets, width=1024):
@@ -239,8 +198,14 @@ def _host(arr):
     return arr if isinstance(arr, np.ndarray) else arr.get()
 
 
-def start_client(workers=None, scheduler=None, gpu=False, memory_limit="2GB"):
-    """A ``distributed.Client``: to ``scheduler`` if given, else a local (CUDA) cluster."""
+def start_client(workers=None, scheduler=None, gpu=False, memory_limit="2GB", quiet=True):
+    """A ``distributed.Client``: to ``scheduler`` if given, else a local (CUDA) cluster.
+
+    ``quiet`` (default True) keeps the local workers' log below ERROR off the console (a failed
+    task's traceback is reported once, by the command); ``close_client`` also closes the cluster.
+    """
+    import logging
+
     from distributed import Client
 
     if scheduler:
@@ -257,56 +222,173 @@ def start_client(workers=None, scheduler=None, gpu=False, memory_limit="2GB"):
 
         if not has_gpu():
             raise JobError("--gpu was given but no NVIDIA GPU is visible")
-        return Client(LocalCUDACluster(n_workers=workers))
+        return Client(LocalCUDACluster(n_workers=workers, silence_logs=logging.ERROR if quiet else logging.WARNING))
     from distributed import LocalCluster
 
     # Worker processes inherit the environment: keep third-party import noise out of the console.
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                           memory_limit=memory_limit, dashboard_address=None)
+                           memory_limit=memory_limit, dashboard_address=None,
+                           silence_logs=logging.ERROR if quiet else logging.WARNING)
     return Client(cluster)
 
 
-def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], None]] = None):
-    """Run ``job`` on ``client``; returns the summary dict (also written to mlm-job.json)."""
+def close_client(client):
+    """Close ``client`` and the local cluster ``start_client`` made for it (workers stopped)."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def job_arguments(job: MaskJob, checked: CheckedInputs, seed):
+    """What decides the output bits: a resumed job must match the interrupted one on all of it."""
+    return {"columns": list(job.columns), "prob": job.prob, "seed": seed, "key": job.key,
+            "min_masked": job.min_masked, "max_masked": job.max_masked, "pad_id": job.pad_id,
+            "epochs": job.epochs, "categorify": job.categorify, "gpu": job.gpu, "part_size": job.part_size,
+            "inputs": checked.fingerprint}
+
+
+def _differences(old, new):
+    diff = []
+    for name in new:
+        if name == "seed" and new[name] is None:
+            continue  # no --seed: the resumed job takes the interrupted one's
+        if old.get(name) != new[name]:
+            diff.append("input files" if name == "inputs" else f"{name} {old.get(name)!r} != {new[name]!r}")
+    return ", ".join(diff)
+
+
+def _holder(run):
+    return f"pid {run['pid']} on {run['host']}, started {run['started']}" if run else "an earlier version"
+
+
+def _take_over_leftovers(output, tmp, args, resume, log):
+    """Clean what dead runs left next to ``output`` (under its lock); with ``resume``, rename the
+    newest temporary folder whose arguments match to ``tmp`` and return its run record."""
+    found = jo.leftovers(output)
+    chosen = None
+    if resume:
+        runs = [(jo.read_run(f), f) for f in found if ".tmp-" in f[len(output):]]
+        runs = [(run, f) for run, f in runs if run is not None]
+        if runs:
+            chosen = max(runs, key=lambda rf: rf[0]["started_s"])
+            diff = _differences(chosen[0]["args"], args)
+            if diff:
+                raise JobError(f"cannot resume from {chosen[1]}: it was started with different arguments "
+                               f"({diff}); run without --resume to start over")
+        else:
+            log(f"nothing to resume for {output}: starting from the beginning")
+    for folder in found:
+        if chosen is not None and folder == chosen[1]:
+            continue
+        if ".trash-" in folder[len(output):] and not os.path.lexists(output):
+            os.rename(folder, output)
+            log(f"restored {output} from {folder}, left by a run that died while replacing it")
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"removed {folder}, left by a run that is no longer running ({_holder(jo.read_run(folder))})")
+    if chosen is None:
+        return None
+    os.rename(chosen[1], tmp)
+    return chosen[0] | {"folder": chosen[1]}
+
+
+def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], None]] = None, *,
+                 resume: bool = False, log: Optional[Callable[[str], None]] = None, lock=None,
+                 checked: Optional[CheckedInputs] = None):
+    """Run ``job`` on ``client``; returns the summary dict (also written to mlm-job.json).
+
+    ``progress(done, total)`` (default None) is called as partitions finish. ``resume``
+    (default False) keeps the verified partitions of an interrupted run with the same arguments.
+    ``log(line)`` (default: discard) receives one line per notable event (a dead run's folder
+    removed, a resume). ``lock`` (default: taken here) is the held
+    :class:`~merlin_mlm_ops.job_output.OutputLock` of ``job.output``; ``checked`` (default:
+    checked here) the result of :func:`validate_job`.
+    """
+    if lock is None:
+        with jo.OutputLock(job.output) as own:
+            return run_mask_job(job, client, progress, resume=resume, log=log, lock=own, checked=checked)
+    log = log or (lambda line: None)
+    checked = checked or validate_job(job)
+    output = normalize(job.output)
+    check_replaceable(output, job.overwrite)  # again, now that no other run can change it
+    tmp = jo.tmp_folder(output)
+    t0 = time.perf_counter()
+    resumed = _take_over_leftovers(output, tmp, job_arguments(job, checked, job.seed), resume, log)
+    futures = []
+    try:
+        return _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
+    except BaseException as exc:
+        _abandon(client, futures, tmp)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise JobError(f"no space left on device while writing {exc.filename or tmp}") from None
+        raise
+
+
+def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures):
     import warnings
 
     from merlin.io import Dataset
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
-    files = validate_job(job)
-    t0 = time.perf_counter()
-    tmp = prepare_output(job.output, job.overwrite)
-    futures = []
-    try:
-        workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"))
-        dataset = Dataset(files, engine="parquet", cpu=not job.gpu, part_size=job.part_size)
-        workflow.fit(dataset)
-        for epoch in range(job.epochs):
-            os.makedirs(epoch_dir(tmp, epoch))
-            TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
-        # map_partitions fuses reading and masking into one task per partition: the decoded
-        # frame never travels between workers (pickling object columns costs more than masking).
-        ddf = dataset.to_ddf()
-        stats = ddf.map_partitions(_process_frame, workflow, mask_op, job.columns, job.epochs, tmp,
-                                   meta={"stats": object}, enforce_metadata=False, align_dataframes=False)
-        futures = client.compute(stats.to_delayed())
-        totals = _gather_with_progress(futures, progress)
-        workflow.save(os.path.join(tmp, "workflow"))
-        seconds = time.perf_counter() - t0
-        summary = summarize(job, mask_op, totals, len(futures), seconds)
-        with open(os.path.join(tmp, "mlm-job.json"), "w") as fh:
-            json.dump({"job": asdict(job) | {"seed": mask_op.seed},
-                       "summary": summary,
-                       "by_length": {"rows": totals["rows_by_length"].tolist(),
-                                     "masked": totals["masked_by_length"].tolist()}}, fh)
-        finish_output(tmp, job.output)
-    except BaseException:
-        _abandon(client, futures, tmp)
-        raise
+    seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
+    workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"), seed)
+    args = job_arguments(job, checked, mask_op.seed)
+    for epoch in range(job.epochs):
+        os.makedirs(epoch_dir(tmp, epoch), exist_ok=True)
+    os.makedirs(os.path.join(tmp, jo.PARTS_DIR), exist_ok=True)
+    run = {"args": args, "pid": os.getpid(), "host": socket.gethostname(),
+           "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "started_s": time.time(),
+           "categories": None if resumed is None else resumed.get("categories")}
+    jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
+    workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size))
+    categories = jo.tree_digest(os.path.join(tmp, "categories"))
+    kept = {}
+    if resumed is not None:
+        if categories != run["categories"]:
+            shutil.rmtree(os.path.join(tmp, jo.PARTS_DIR))
+            os.makedirs(os.path.join(tmp, jo.PARTS_DIR))
+        kept = jo.verified_parts(tmp, checked.partitions)
+        jo.remove_strays(tmp, {rel for record in kept.values() for rel in record["files"]})
+        log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
+            "(sizes and SHA-256 verified), the rest redone")
+    jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
+    for epoch in range(job.epochs):
+        TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
+    read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
+    todo = [i for i in range(len(checked.partitions)) if i not in kept]
+    records = list(kept.values())
+    if todo:
+        [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
+        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
+                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
+                              read_columns=read_columns, epochs=job.epochs, root=tmp, gpu=job.gpu,
+                              pure=False)
+        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+    totals = _totals(records)
+    workflow.save(os.path.join(tmp, "workflow"))
+    seconds = time.perf_counter() - t0
+    summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
+    jo.write_json_atomic(os.path.join(tmp, jo.JOB_FILE),
+                         {"job": asdict(job) | {"seed": mask_op.seed}, "summary": summary,
+                          "by_length": {"rows": totals["rows_by_length"].tolist(),
+                                        "masked": totals["masked_by_length"].tolist()}})
+    jo.write_manifest(tmp, sorted(records, key=lambda r: r["index"]))
+    jo.publish(tmp, output, job.overwrite)
     return summary
+
+
+def _totals(records):
+    if not records:
+        raise JobError("the inputs hold no rows")
+    totals = None
+    for record in records:
+        stats = {k: np.asarray(v) for k, v in record["stats"].items()}
+        totals = stats if totals is None else {k: totals[k] + stats[k] for k in totals}
+    return totals
 
 
 def _abandon(client, futures, tmp, settle_s=1.0, timeout_s=60.0):
@@ -330,18 +412,18 @@ def _abandon(client, futures, tmp, settle_s=1.0, timeout_s=60.0):
         time.sleep(0.1)
 
 
-def _gather_with_progress(futures, progress):
+def _gather_with_progress(futures, progress, done, total):
     from distributed import as_completed
 
-    totals = None
-    done = 0
+    records = []
+    if progress is not None and done:
+        progress(done, total)
     for future in as_completed(futures):
-        stats = future.result()["stats"].iloc[0]
-        totals = stats if totals is None else {k: totals[k] + stats[k] for k in totals}
+        records.append(future.result())
         done += 1
         if progress is not None:
-            progress(done, len(futures))
-    return totals
+            progress(done, total)
+    return records
 
 
 def summarize(job, mask_op, totals, partitions, seconds):

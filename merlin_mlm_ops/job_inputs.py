@@ -1,0 +1,208 @@
+"""Inputs of the masking job: find the Parquet files, check every footer before any task runs,
+cut the files into partitions at row groups, and read one partition on a worker.
+
+Every check here reads metadata only (``pyarrow.parquet.read_metadata``: the footer), so a bad
+file anywhere in a thousand is reported, naming the file and the column, before anything is
+written.  Errors that only show in the data (corrupt pages, null item ids) surface while a task
+reads or masks its partition; they are raised as :class:`InputDataError`, which names the file,
+and the row in that file where one is at fault.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import traceback
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from merlin_mlm_ops.errors import MaskInputError
+
+
+class JobError(Exception):
+    """A problem with the job's inputs or environment, reported as one line.
+
+    ``detail`` (optional) holds the full traceback of a failure on a worker, shown by ``--debug``.
+    """
+
+    def __init__(self, message, detail=""):
+        super().__init__(message, detail)
+        self.detail = detail
+
+    def __str__(self):
+        return self.args[0]
+
+
+class InputDataError(JobError):
+    """A partition's data could not be read or masked; the message names the file (and row)."""
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Row groups ``row_groups`` of ``file``: rows ``first_row`` .. ``first_row + rows - 1`` of it."""
+
+    file: str
+    row_groups: Tuple[int, ...]
+    first_row: int
+    rows: int
+
+
+@dataclass
+class CheckedInputs:
+    """What :func:`check_inputs` found: the files, the partitions, and a fingerprint of the files
+    (path, size, modification time) that a resumed job compares with the interrupted one's."""
+
+    files: List[str]
+    partitions: List[Partition]
+    fingerprint: List[list]
+
+
+def find_parquet_files(inputs):
+    """Parquet files named by ``inputs`` (files, folders, globs), sorted; raises JobError."""
+    files = []
+    for item in inputs:
+        if any(ch in item for ch in "*?["):
+            matched = sorted(glob.glob(item, recursive=True))
+            if not matched:
+                raise JobError(f"no input matches {item!r}")
+            candidates = matched
+        elif os.path.isdir(item):
+            candidates = sorted(glob.glob(os.path.join(item, "**", "*.parquet"), recursive=True))
+        elif os.path.exists(item):
+            candidates = [item]
+        else:
+            raise JobError(f"input not found: {item}")
+        for path in candidates:
+            if os.path.isdir(path):
+                files += sorted(glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True))
+            elif path.endswith(".parquet") or item == path:
+                files.append(path)
+    if not files:
+        raise JobError(f"no Parquet files in {' '.join(inputs)}")
+    return files
+
+
+def _is_within(path, folder):
+    return path != folder and os.path.commonpath([path, folder]) == folder
+
+
+def check_output_apart(output, inputs, files):
+    """Raise JobError when ``output`` equals, contains or lies inside an input (file or folder).
+
+    Paths are compared after ``os.path.realpath``, so symlinks and ``..`` do not hide an overlap.
+    """
+    out = os.path.realpath(output)
+    named = [item for item in inputs if not any(ch in item for ch in "*?[")]
+    for path in dict.fromkeys(named + list(files)):
+        real = os.path.realpath(path)
+        if out == real:
+            raise JobError(f"output {output} is the input {path}; choose another --output")
+        if _is_within(out, real):
+            raise JobError(f"output {output} lies inside the input {path}; choose another --output")
+        if _is_within(real, out):
+            raise JobError(f"output {output} contains the input {path}; choose another --output")
+
+
+def _list_type(field_type):
+    import pyarrow as pa
+
+    return pa.types.is_list(field_type) or pa.types.is_large_list(field_type)
+
+
+def check_file_schema(path, schema, columns, key, categorify):
+    """Raise JobError unless ``schema`` (of ``path``) has the columns as lists, the first of
+    integers (any values with ``categorify``), and ``key`` as integers or strings."""
+    import pyarrow as pa
+
+    names = schema.names
+    for i, name in enumerate(columns):
+        if name not in names:
+            raise JobError(f"input {path}: column {name!r} not found (columns: {', '.join(names)})")
+        ftype = schema.field(name).type
+        if not _list_type(ftype):
+            raise JobError(f"input {path}: column {name!r} is not a list column ({ftype})")
+        if i == 0 and not categorify and not pa.types.is_integer(ftype.value_type):
+            raise JobError(f"input {path}: column {name!r} holds {ftype.value_type} items; item ids must "
+                           "be integers (pass --categorify to encode them)")
+    if key is not None:
+        if key not in names:
+            raise JobError(f"input {path}: key column {key!r} not found (columns: {', '.join(names)})")
+        ktype = schema.field(key).type
+        if _list_type(ktype):
+            raise JobError(f"input {path}: key column {key!r} is a list column; it must hold one id per row")
+        if not (pa.types.is_integer(ktype) or pa.types.is_string(ktype) or pa.types.is_large_string(ktype)):
+            raise JobError(f"input {path}: key column {key!r} holds {ktype}; keys must be integers or strings")
+
+
+def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
+    """Read every file's footer, check its schema, and plan the partitions; raises JobError.
+
+    ``part_size`` (default ``"32MB"``): target uncompressed Parquet bytes per partition; a
+    partition is one or more whole row groups of one file.
+    """
+    import pyarrow.parquet as pq
+    from dask.utils import parse_bytes
+
+    try:
+        target = parse_bytes(part_size)
+    except (ValueError, TypeError):
+        raise JobError(f"--part-size {part_size!r} is not a size (e.g. 32MB)") from None
+    partitions, fingerprint = [], []
+    for path in files:
+        try:
+            meta = pq.read_metadata(path)
+            schema = meta.schema.to_arrow_schema()
+        except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is not usable Parquet
+            raise JobError(f"input {path}: not a readable Parquet file ({_first_line(exc)})") from None
+        check_file_schema(path, schema, columns, key, categorify)
+        stat = os.stat(path)
+        fingerprint.append([os.path.realpath(path), stat.st_size, stat.st_mtime_ns])
+        group, size, first, row = [], 0, 0, 0
+        for rg in range(meta.num_row_groups):
+            info = meta.row_group(rg)
+            if group and size + info.total_byte_size > target:
+                partitions.append(Partition(path, tuple(group), first, row - first))
+                group, size, first = [], 0, row
+            group.append(rg)
+            size += info.total_byte_size
+            row += info.num_rows
+        if group:
+            partitions.append(Partition(path, tuple(group), first, row - first))
+    return CheckedInputs(list(files), partitions, fingerprint)
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def read_partition(part: Partition, columns, gpu=False):
+    """The partition's ``columns`` as a pandas (or, with ``gpu``, cuDF) frame whose index is the
+    row number in the file, so that errors name the row a user can find; raises InputDataError."""
+    try:
+        if gpu:
+            import cudf
+
+            df = cudf.read_parquet(part.file, columns=list(columns), row_groups=[list(part.row_groups)])
+            df.index = cudf.RangeIndex(part.first_row, part.first_row + len(df))
+        else:
+            import pandas as pd
+            import pyarrow.parquet as pq
+
+            table = pq.ParquetFile(part.file).read_row_groups(list(part.row_groups), columns=list(columns))
+            df = table.to_pandas()
+            df.index = pd.RangeIndex(part.first_row, part.first_row + len(df))
+    except Exception as exc:  # noqa: BLE001 - corrupt pages and the like: name the file
+        raise InputDataError(f"input {part.file}: cannot read rows {part.first_row}.."
+                             f"{part.first_row + part.rows - 1} ({_first_line(exc)})",
+                             traceback.format_exc()) from None
+    return df
+
+
+def data_error(part: Partition, exc: Exception) -> Optional[InputDataError]:
+    """The InputDataError for an exception raised while masking ``part`` (None for OSError:
+    disk problems are the output's, not the input's)."""
+    if isinstance(exc, (OSError, JobError)):
+        return None
+    if isinstance(exc, MaskInputError):
+        return InputDataError(f"input {part.file}: {exc}", traceback.format_exc())
+    return InputDataError(f"input {part.file}: {_first_line(exc)}", traceback.format_exc())
