@@ -92,10 +92,11 @@ def check_output_apart(output, inputs, files):
     """
     out = os.path.realpath(output)
     named = [item for item in inputs if not any(ch in item for ch in "*?[")]
-    for path in dict.fromkeys(named + list(files)):
-        real = os.path.realpath(path)
+    paths = {path: os.path.realpath(path) for path in named + list(files)}
+    for path, real in paths.items():  # the plainest message first: the output is an input
         if out == real:
             raise JobError(f"output {output} is the input {path}; choose another --output")
+    for path, real in paths.items():
         if _is_within(out, real):
             raise JobError(f"output {output} lies inside the input {path}; choose another --output")
         if _is_within(real, out):

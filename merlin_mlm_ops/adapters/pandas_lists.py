@@ -66,7 +66,20 @@ def _concatenate(series, objs, rows, null, column, op, total):
         values = None
     if values is not None and values.ndim == 1 and values.dtype.kind in "iu":
         return values
-    # Something is off: find the first row that is not a flat sequence of integers.
+    # Something is off. A null item first: pandas turns a whole integer column into float64
+    # (NaN) or object (None) when any item is null, so the dtype alone points at the wrong row.
+    for pos, row in enumerate(objs):
+        if null[pos] or not len(row):
+            continue
+        try:
+            arr = np.asarray(row) if not isinstance(row, np.ndarray) else row
+        except ValueError:  # ragged nested lists: reported below
+            continue
+        holes = pd.isna(arr) if arr.dtype.kind in "fOc" else None
+        if holes is not None and holes.ndim == 1 and holes.any():
+            raise MaskInputError(op, column, f"null item id at position {int(np.argmax(holes))} of the row; "
+                                 "every item needs an id", series.index[pos])
+    # Then the first row that is not a flat sequence of integers.
     for pos, row in enumerate(objs):
         if null[pos]:
             continue
