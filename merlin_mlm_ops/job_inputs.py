@@ -153,7 +153,7 @@ def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
             meta = pq.read_metadata(path)
             schema = meta.schema.to_arrow_schema()
         except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is not usable Parquet
-            raise JobError(f"input {path}: not a readable Parquet file ({_first_line(exc)})") from None
+            raise JobError(f"input {path}: not a readable Parquet file ({first_line(exc)})") from None
         check_file_schema(path, schema, columns, key, categorify)
         stat = os.stat(path)
         fingerprint.append([os.path.realpath(path), stat.st_size, stat.st_mtime_ns])
@@ -171,7 +171,7 @@ def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
     return CheckedInputs(list(files), partitions, fingerprint)
 
 
-def _first_line(exc):
+def first_line(exc):
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -194,7 +194,7 @@ def read_partition(part: Partition, columns, gpu=False):
             df.index = pd.RangeIndex(part.first_row, part.first_row + len(df))
     except Exception as exc:  # noqa: BLE001 - corrupt pages and the like: name the file
         raise InputDataError(f"input {part.file}: cannot read rows {part.first_row}.."
-                             f"{part.first_row + part.rows - 1} ({_first_line(exc)})",
+                             f"{part.first_row + part.rows - 1} ({first_line(exc)})",
                              traceback.format_exc()) from None
     return df
 
@@ -204,6 +204,11 @@ def data_error(part: Partition, exc: Exception) -> Optional[InputDataError]:
     disk problems are the output's, not the input's)."""
     if isinstance(exc, (OSError, JobError)):
         return None
+    return named_error(part, exc)
+
+
+def named_error(part: Partition, exc: Exception) -> InputDataError:
+    """``exc`` as an InputDataError naming ``part``'s file (MaskInputError already names the row)."""
     if isinstance(exc, MaskInputError):
         return InputDataError(f"input {part.file}: {exc}", traceback.format_exc())
-    return InputDataError(f"input {part.file}: {_first_line(exc)}", traceback.format_exc())
+    return InputDataError(f"input {part.file}: {first_line(exc)}", traceback.format_exc())

@@ -31,6 +31,7 @@ import os
 import shutil
 import socket
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from merlin_mlm_ops import job_output as jo
 from merlin_mlm_ops.job_inputs import (CheckedInputs, JobError, Partition, check_inputs, check_output_apart,
-                                       data_error, find_parquet_files, read_partition)
+                                       data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job_output import check_replaceable, normalize
 
 __all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "epoch_datasets", "epoch_paths",
@@ -81,7 +82,10 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     files = find_parquet_files(job.inputs)
     check_output_apart(job.output, job.inputs, files)  # before anything is read or replaced
     check_replaceable(normalize(job.output), job.overwrite)
-    return check_inputs(files, job.columns, job.key, job.categorify, job.part_size)
+    checked = check_inputs(files, job.columns, job.key, job.categorify, job.part_size)
+    if not checked.partitions:
+        raise JobError(f"the inputs hold no rows: {' '.join(job.inputs)}")
+    return checked
 
 
 def epoch_dir(root, epoch):
@@ -330,11 +334,11 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
 def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures):
     import warnings
 
-    from merlin.io import Dataset
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
+    read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
     workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"), seed)
     args = job_arguments(job, checked, mask_op.seed)
     for epoch in range(job.epochs):
@@ -344,7 +348,7 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "started_s": time.time(),
            "categories": None if resumed is None else resumed.get("categories")}
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
-    workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size))
+    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
     categories = jo.tree_digest(os.path.join(tmp, "categories"))
     kept = {}
     if resumed is not None:
@@ -358,7 +362,6 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
     for epoch in range(job.epochs):
         TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
-    read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
     todo = [i for i in range(len(checked.partitions)) if i not in kept]
     records = list(kept.values())
     if todo:
@@ -381,9 +384,29 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     return summary
 
 
+def _fit(workflow, job, checked, sample):
+    """Fit ``workflow``: on every file for Categorify, else on ``sample`` (the first partition:
+    MaskRandom has no statistics, and reading one partition is all the schema needs)."""
+    from merlin.io import Dataset
+
+    from merlin_mlm_ops.errors import MaskInputError
+
+    first = checked.partitions[0]
+    try:
+        if job.categorify:
+            workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size))
+        else:
+            workflow.fit(Dataset(sample, cpu=not job.gpu))
+    except Exception as exc:  # noqa: BLE001 - sorted below into the one-line errors
+        if isinstance(exc, JobError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+            raise
+        if job.categorify and not isinstance(exc, MaskInputError):  # any file: pyarrow does not say which
+            raise JobError(f"Categorify could not be fitted on the inputs ({first_line(exc)})",
+                           traceback.format_exc()) from None
+        raise named_error(first, exc) from None  # the dtype sample: the first partition's rows
+
+
 def _totals(records):
-    if not records:
-        raise JobError("the inputs hold no rows")
     totals = None
     for record in records:
         stats = {k: np.asarray(v) for k, v in record["stats"].items()}
