@@ -291,8 +291,9 @@ def _take_over_leftovers(output, tmp, args, resume, log):
             os.rename(folder, output)
             log(f"restored {output} from {folder}, left by a run that died while replacing it")
             continue
+        holder = _holder(jo.read_run(folder))
         shutil.rmtree(folder, ignore_errors=True)
-        log(f"removed {folder}, left by a run that is no longer running ({_holder(jo.read_run(folder))})")
+        log(f"removed {folder}, left by a run that is no longer running ({holder})")
     if chosen is None:
         return None
     os.rename(chosen[1], tmp)
@@ -317,10 +318,12 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     log = log or (lambda line: None)
     checked = checked or validate_job(job)
     output = normalize(job.output)
-    check_replaceable(output, job.overwrite)  # again, now that no other run can change it
     tmp = jo.tmp_folder(output)
     t0 = time.perf_counter()
     resumed = _take_over_leftovers(output, tmp, job_arguments(job, checked, job.seed), resume, log)
+    # Again, now that no other run can change it (and a dead run's trash may have been restored);
+    # a resumed folder stays as it is, for a later --resume.
+    check_replaceable(output, job.overwrite)
     futures = []
     try:
         return _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
