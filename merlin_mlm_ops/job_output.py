@@ -6,8 +6,10 @@ Next to ``OUT`` (in its parent folder) a job uses:
 
 ``OUT.lock``       held with ``fcntl.flock`` for the whole run; the kernel releases it when the
                    process dies (even by ``kill -9``), so a lock that can be taken is a stale one.
-``OUT.tmp-<pid>``  the run's folder, renamed to ``OUT`` at the end.  Any ``OUT.tmp-*`` seen while
-                   holding the lock was left by a run that is gone.
+``OUT.tmp``       the run's folder, renamed to ``OUT`` at the end.  One seen while holding the
+                   lock was left by a run that is gone.  Its name does not depend on the run, so
+                   paths recorded inside it (Categorify's ``cat_path`` in the schema) are the
+                   same for a resumed run as for an uninterrupted one.
 ``OUT.trash-<pid>`` the replaced output, between the two renames of ``--overwrite``.
 
 Inside the temporary folder, ``.mlm-run.json`` records the job's arguments and
@@ -23,6 +25,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -44,8 +47,9 @@ def normalize(output):
     return os.path.normpath(os.path.abspath(output))
 
 
-def tmp_folder(output, pid=None):
-    return f"{output}.tmp-{os.getpid() if pid is None else pid}"
+def tmp_folder(output):
+    """The temporary folder of a run on (normalized) ``output``: ``OUT.tmp``."""
+    return f"{output}.tmp"
 
 
 class OutputLock:
@@ -54,7 +58,7 @@ class OutputLock:
     Example::
 
         with OutputLock("masked") as lock:
-            ...  # the only run writing masked/ and masked.tmp-*
+            ...  # the only run writing masked/ and masked.tmp
     """
 
     def __init__(self, output):
@@ -127,8 +131,11 @@ def check_replaceable(output, overwrite):
 
 
 def leftovers(output):
-    """Temporary and trash folders of earlier runs on ``output`` (call while holding its lock)."""
-    return sorted(glob.glob(glob.escape(output) + ".tmp-*") + glob.glob(glob.escape(output) + ".trash-*"))
+    """Temporary and trash folders of earlier runs on ``output`` (call while holding its lock):
+    ``OUT.tmp``, ``OUT.tmp-<pid>`` (earlier versions) and ``OUT.trash-<pid>``; nothing else."""
+    pattern = re.compile(re.escape(os.path.basename(output)) + r"\.(tmp|tmp-\d+|trash-\d+)")
+    parent = os.path.dirname(output)
+    return sorted(os.path.join(parent, name) for name in os.listdir(parent) if pattern.fullmatch(name))
 
 
 def read_run(folder):
@@ -145,11 +152,12 @@ def write_json_atomic(path, obj):
 
 
 def write_bytes_atomic(path, data):
-    """Write ``data`` to ``path`` via ``path.partial`` + rename: the file is whole or absent.
+    """Write ``data`` to ``path`` via ``path.partial-<pid>`` + rename: the file is whole or absent,
+    also when a task that Dask started twice writes the same file from two processes.
 
     A failed write (a full disk) raises OSError naming ``path``, and leaves no partial file.
     """
-    partial = path + ".partial"
+    partial = f"{path}.partial-{os.getpid()}"
     try:
         with open(partial, "wb") as fh:
             fh.write(data)

@@ -18,7 +18,7 @@ Output layout (``DIR``)::
     DIR/mlm-job.json                         parameters and summary (read by `merlin-mlm stats`)
     DIR/mlm-manifest.json                    size and SHA-256 of every data file
 
-The job holds ``DIR.lock``, writes into ``DIR.tmp-<pid>`` and renames it at the end, so an
+The job holds ``DIR.lock``, writes into ``DIR.tmp`` and renames it at the end, so an
 interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job_output`).
 """
 from __future__ import annotations
@@ -274,7 +274,7 @@ def _take_over_leftovers(output, tmp, args, resume, log):
     found = jo.leftovers(output)
     chosen = None
     if resume:
-        runs = [(jo.read_run(f), f) for f in found if ".tmp-" in f[len(output):]]
+        runs = [(jo.read_run(f), f) for f in found if ".tmp" in f[len(output):]]
         runs = [(run, f) for run, f in runs if run is not None]
         if runs:
             chosen = max(runs, key=lambda rf: rf[0]["started_s"])
@@ -296,7 +296,8 @@ def _take_over_leftovers(output, tmp, args, resume, log):
         log(f"removed {folder}, left by a run that is no longer running ({holder})")
     if chosen is None:
         return None
-    os.rename(chosen[1], tmp)
+    if chosen[1] != tmp:
+        os.rename(chosen[1], tmp)
     return chosen[0] | {"folder": chosen[1]}
 
 

@@ -50,7 +50,7 @@ def test_mask_writes_each_epoch_with_the_masks_of_the_operator(cluster, raw, tmp
     assert "3,000 rows x 2 epoch(s)" in printed and "rows/s" in printed and "masked fraction" in printed
     assert [os.path.basename(p) for p in epoch_paths(out)] == ["epoch_0000", "epoch_0001"]
     assert os.path.exists(os.path.join(out, "workflow")) and os.path.exists(os.path.join(out, "mlm-job.json"))
-    assert not glob.glob(out + ".tmp-*")
+    assert not glob.glob(out + ".tmp*")
     df = raw[1]
     for epoch, path in enumerate(epoch_paths(out)):
         got = read_epoch(path).set_index("session_id").loc[df["session_id"]]
@@ -148,7 +148,7 @@ def test_an_interrupted_job_leaves_no_output_folder(cluster, raw, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run_mask_job(job, cluster[1], interrupt)
-    assert not os.path.exists(tmp_path / "out") and not glob.glob(str(tmp_path / "out") + ".tmp-*")
+    assert not os.path.exists(tmp_path / "out") and not glob.glob(str(tmp_path / "out") + ".tmp*")
 
 
 def test_killing_a_worker_mid_job_gives_the_same_bits(raw, tmp_path):

@@ -119,9 +119,12 @@ def test_overwrite_replaces_an_earlier_output_as_a_whole(cluster, raw6, tmp_path
     run_mask_job(MaskJob(inputs=[raw6], output=out, columns=["item_ids"], seed=1, epochs=3), cluster[1])
     run_mask_job(MaskJob(inputs=[raw6], output=out, columns=["item_ids"], seed=2, overwrite=True), cluster[1])
     with open(os.path.join(out, "mlm-manifest.json")) as fh:
-        listed = set(json.load(fh)["files"])
+        listed = json.load(fh)["files"]
     assert sorted(os.listdir(out)) == ["epoch_0000", "mlm-job.json", "mlm-manifest.json", "workflow"]
-    assert listed == {os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "epoch_0000", "part_*"))}
+    assert set(listed) == {os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "epoch_0000", "part_*"))}
+    found = digests(out)
+    assert all(found[rel] == entry["sha256"] and os.path.getsize(os.path.join(out, rel)) == entry["bytes"]
+               for rel, entry in listed.items())
     assert not glob.glob(out + ".*")
 
 
@@ -220,12 +223,13 @@ def test_debug_shows_the_full_traceback_of_a_data_error(cluster, tmp_path, capsy
     df = make_sessions(40, n_items=50, mean_length=6, seed=3)
     df["item_ids"] = [list(r) if len(r) > 2 else [1, 2, 3] for r in df["item_ids"]]
     os.makedirs(tmp_path / "in")
-    _null_item_file(df, str(tmp_path / "in" / "a.parquet"), 5)
+    pq.write_table(_table(df), str(tmp_path / "in" / "a.parquet"))
+    _null_item_file(df, str(tmp_path / "in" / "b.parquet"), 5)  # second file: the error is on a worker
     args = ["mask", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", "item_ids", "--no-progress",
             "--scheduler", cluster[0].scheduler_address]
     assert main(args + ["--debug"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" in err and "pandas_lists.py" in err
+    assert "Traceback" in err and "pandas_lists.py" in err and "mask_partition" in err
     assert err.strip().splitlines()[-1].endswith("row 5: null item id at position 1 of the row; every item needs an id")
     monkeypatch.setenv("MERLIN_MLM_DEBUG", "1")
     assert main(args[:2] + ["--epochs", "0"] + args[2:]) == 2
@@ -247,7 +251,7 @@ def test_a_full_disk_ends_in_one_line_and_leaves_the_previous_output_untouched(c
         cluster[1].run(lambda: os.environ.pop(ENOSPC_ENV, None))
     line = one_error_line(capsys)
     assert line == (f"merlin-mlm: error: no space left on device while writing "
-                    f"{out}.tmp-{os.getpid()}/epoch_0000/part_00003.parquet")
+                    f"{out}.tmp/epoch_0000/part_00003.parquet")
     assert digests(out) == before and not glob.glob(out + ".*")
 
 
@@ -272,9 +276,10 @@ def test_a_real_full_filesystem_ends_in_the_same_line(cluster, raw6, tmp_path, c
 # ---- signals, dead runs, --resume -------------------------------------------------------------
 
 def _start(raw, out, *extra, delay="1.0"):
-    """The command in a new session (its own process group), slowed down to `delay` s per partition."""
+    """The command in a new session (its own process group); its own workers (unless ``extra``
+    names a scheduler) sleep ``delay`` s per partition."""
     env = dict(os.environ, PYTHONWARNINGS="ignore", **{DELAY_ENV: delay})
-    cmd = [sys.executable, "-m", "merlin_mlm_ops.cli", "mask", raw, "-o", out, *ARGS, "--workers", "2", *extra]
+    cmd = [sys.executable, "-m", "merlin_mlm_ops.cli", "mask", raw, "-o", out, *ARGS, *(extra or ["--workers", "2"])]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
@@ -282,7 +287,7 @@ def _start(raw, out, *extra, delay="1.0"):
 def _wait_for_parts(proc, out, n, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        parts = glob.glob(out + ".tmp-*/.mlm-parts/part_*.json")
+        parts = glob.glob(out + ".tmp/.mlm-parts/part_*.json")
         if len(parts) >= n:
             return parts
         assert proc.poll() is None, proc.communicate()
@@ -303,7 +308,7 @@ def _group_gone(pgid, timeout=30):
 
 def test_sigterm_stops_the_workers_removes_the_temporary_folder_and_prints_one_line(raw6, tmp_path, capsys):
     out = str(tmp_path / "out")
-    proc = _start(raw6, out, "--no-progress")
+    proc = _start(raw6, out)
     try:
         _wait_for_parts(proc, out, 1)
         # meanwhile a second run on the same output is refused, naming the first
@@ -355,13 +360,20 @@ def test_a_replaced_output_left_in_the_trash_by_a_dead_run_is_restored(cluster, 
 def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_uninterrupted_run(
         cluster, raw6, tmp_path, capsys):
     out, clean = str(tmp_path / "out"), str(tmp_path / "clean")
-    proc = _start(raw6, out, "--no-progress")
-    try:
-        _wait_for_parts(proc, out, 2)
+    client, address = cluster[1], cluster[0].scheduler_address
+    client.run(lambda: os.environ.__setitem__(DELAY_ENV, "0.5"))
+    try:  # the command on the shared cluster, killed: its running tasks finish, nothing cleans up
+        proc = _start(raw6, out, "--scheduler", address)
+        try:
+            _wait_for_parts(proc, out, 2)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) > 0:
+            time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # power loss: the command and its workers
-        proc.communicate()
-    [stale] = glob.glob(out + ".tmp-*")
+        client.run(lambda: os.environ.pop(DELAY_ENV, None))
+    [stale] = glob.glob(out + ".tmp")
     records = sorted(glob.glob(os.path.join(stale, ".mlm-parts", "part_*.json")))
     assert 2 <= len(records) < 6
     # a kept file damaged after its record was written is found out and redone
@@ -370,7 +382,7 @@ def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_
     with open(damaged, "r+b") as fh:
         fh.seek(100)
         fh.write(b"\0\1\2")
-    args = ["mask", raw6, *ARGS, "--scheduler", cluster[0].scheduler_address]
+    args = ["mask", raw6, *ARGS, "--scheduler", address]
     assert main(args + ["-o", out, "--resume"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"merlin-mlm: resuming from {stale}: {len(records) - 1} of 6 partitions kept "
@@ -379,3 +391,79 @@ def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_
     # everything but the workflow's save time (workflow/metadata.json) is the same, bit for bit
     assert digests(out, skip=("workflow/metadata",)) == digests(clean, skip=("workflow/metadata",))
     assert len(digests(out)) == 2 * 7 + 2 + 2 and not glob.glob(out + ".*")
+
+
+def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(cluster, raw6, tmp_path, capsys):
+    import threading
+
+    out = str(tmp_path / "out")
+
+    def interrupt_after_a_partition():
+        while not glob.glob(out + ".tmp/.mlm-parts/part_*.json"):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    cluster[1].run(lambda: os.environ.__setitem__(DELAY_ENV, "0.5"))
+    try:
+        threading.Thread(target=interrupt_after_a_partition, daemon=True).start()
+        assert main(["mask", raw6, "-o", out, *ARGS, "--scheduler", cluster[0].scheduler_address]) == 130
+    finally:
+        cluster[1].run(lambda: os.environ.pop(DELAY_ENV, None))
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "merlin-mlm: interrupted (SIGINT); workers stopped, no output folder was completed"]
+    assert nothing_left(out)
+
+
+def _crash_after_two_partitions(job, client, monkeypatch):
+    """A run that dies after two partitions without cleaning up, as under kill -9."""
+    import merlin_mlm_ops.jobs as jobs
+
+    def die(done, total):
+        if done == 2:
+            raise SystemExit("crash")
+
+    with monkeypatch.context() as m:
+        m.setattr(jobs, "_abandon", lambda client, futures, tmp: client.cancel(futures))
+        with pytest.raises(SystemExit):
+            run_mask_job(job, client, die)
+    while client.run_on_scheduler(lambda dask_scheduler: sum(  # let cancelled tasks finish
+            ts.state == "processing" for ts in dask_scheduler.tasks.values())):
+        time.sleep(0.1)
+    [tmp] = glob.glob(job.output + ".tmp")
+    return tmp
+
+
+def test_resume_with_categorify_reuses_the_seed_and_keeps_partitions_only_with_the_same_vocabularies(
+        cluster, raw6, tmp_path, monkeypatch):
+    lines = []
+    clean = MaskJob(inputs=[raw6], output=str(tmp_path / "clean"), columns=["item_ids"], categorify=True)
+    job = MaskJob(inputs=[raw6], output=str(tmp_path / "out"), columns=["item_ids"], categorify=True)
+    tmp = _crash_after_two_partitions(job, cluster[1], monkeypatch)
+    with open(os.path.join(tmp, ".mlm-run.json")) as fh:
+        seed = json.load(fh)["args"]["seed"]
+    summary = run_mask_job(job, cluster[1], resume=True, log=lines.append)  # no seed: the dead run's
+    assert summary["seed"] == seed and lines[0].startswith(f"resuming from {tmp}: ") and " 0 of " not in lines[0]
+    clean.seed = seed
+    run_mask_job(clean, cluster[1])
+    assert digests(job.output, skip=("workflow/metadata",)) == digests(clean.output, skip=("workflow/metadata",))
+    # vocabularies that differ from the dead run's: nothing is kept
+    job.overwrite = True
+    tmp = _crash_after_two_partitions(job, cluster[1], monkeypatch)
+    run = json.load(open(os.path.join(tmp, ".mlm-run.json")))
+    json.dump(run | {"categories": "another vocabulary"}, open(os.path.join(tmp, ".mlm-run.json"), "w"))
+    run_mask_job(job, cluster[1], resume=True, log=lines.append)
+    assert lines[-1] == f"resuming from {tmp}: 0 of 6 partitions kept (sizes and SHA-256 verified), the rest redone"
+    assert digests(job.output, skip=("workflow/metadata",)) == digests(clean.output, skip=("workflow/metadata",))
+
+
+def test_partitions_are_whole_row_groups_of_one_file_up_to_part_size(tmp_path):
+    from merlin_mlm_ops.job_inputs import Partition, check_inputs
+
+    write_partitioned(make_sessions(100, seed=1), str(tmp_path), 2, row_group_size=20)
+    files = sorted(glob.glob(str(tmp_path / "*.parquet")))
+    one_each = check_inputs(files, ["item_ids"], part_size="1B").partitions
+    assert one_each[:3] == [Partition(files[0], (0,), 0, 20), Partition(files[0], (1,), 20, 20),
+                            Partition(files[0], (2,), 40, 10)]
+    assert len(one_each) == 6 and one_each[3] == Partition(files[1], (0,), 0, 20)
+    assert check_inputs(files, ["item_ids"]).partitions == [Partition(files[0], (0, 1, 2), 0, 50),
+                                                           Partition(files[1], (0, 1, 2), 0, 50)]
