@@ -135,7 +135,8 @@ def build_parser():
                         help=f"print full tracebacks (also: {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     _mask_parser(sub, common)
-    st = sub.add_parser("stats", parents=[common], help="masked fraction, per-row counts and positions of a masked folder")
+    st = sub.add_parser("stats", parents=[common],
+                        help="masked fraction, per-row counts and positions of a masked folder")
     st.add_argument("path", metavar="DIR")
     st.add_argument("--column", help="item column (default: from mlm-job.json)")
     st.add_argument("--plot", metavar="FILE.png", help="also draw a PNG figure")

@@ -202,7 +202,7 @@ def verified_parts(root, partitions):
                 record = json.load(fh)
             index = int(record["index"])
             ok = 0 <= index < len(partitions) and record["partition"] == partition_record(partitions[index])
-            ok = ok and all(os.path.getsize(os.path.join(root, rel)) == size and sha256(os.path.join(root, rel)) == digest
+            ok = ok and all(_matches(os.path.join(root, rel), size, digest)
                             for rel, (size, digest) in record["files"].items())
         except (OSError, ValueError, KeyError, TypeError):
             ok = False
@@ -213,8 +213,12 @@ def verified_parts(root, partitions):
     return kept
 
 
+def _matches(path, size, digest):
+    return os.path.getsize(path) == size and sha256(path) == digest  # size first: cheap
+
+
 def partition_record(part):
-    return [part.file, list(part.row_groups), part.first_row, part.rows]
+    return [os.path.realpath(part.file), list(part.row_groups), part.first_row, part.rows]
 
 
 def remove_strays(root, kept_files):

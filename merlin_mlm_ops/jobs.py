@@ -120,8 +120,8 @@ def build_workflow(job: MaskJob, categories_path, seed=None):
     node = job.columns
     if job.categorify:
         node = node >> nvt.ops.Categorify(out_path=categories_path)
-    mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=job.key, epoch=0, min_masked=job.min_masked,
-                      max_masked=job.max_masked, pad_id=job.pad_id)
+    mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=job.key, epoch=0,
+                      min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id)
     node = node >> mask
     if job.key is not None:
         node = [job.key] + node
@@ -277,7 +277,7 @@ def _take_over_leftovers(output, tmp, args, resume, log):
         runs = [(jo.read_run(f), f) for f in found if ".tmp" in f[len(output):]]
         runs = [(run, f) for run, f in runs if run is not None]
         if runs:
-            chosen = max(runs, key=lambda rf: rf[0]["started_s"])
+            chosen = max(runs, key=lambda rf: rf[0].get("started_s", 0))
             diff = _differences(chosen[0]["args"], args)
             if diff:
                 raise JobError(f"cannot resume from {chosen[1]}: it was started with different arguments "
@@ -369,6 +369,8 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     todo = [i for i in range(len(checked.partitions)) if i not in kept]
     records = list(kept.values())
     if todo:
+        # One task per partition reads, masks and writes it: a decoded frame never travels
+        # between workers (pickling object columns costs more than masking them).
         [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
         futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
                               workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),

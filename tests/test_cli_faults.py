@@ -36,8 +36,8 @@ def raw6(tmp_path_factory):
 
 
 def digests(root, skip=()):
-    """{relative path: sha256} of every file under ``root`` (``mlm-job.json`` without timings and
-    output path)."""
+    """{relative path: sha256} of every file under ``root`` (``mlm-job.json`` without timings, output
+    path and --overwrite: how the job was invoked, not what it wrote)."""
     out = {}
     for path in sorted(glob.glob(os.path.join(root, "**", "*"), recursive=True)):
         rel = os.path.relpath(path, root)
@@ -50,6 +50,7 @@ def digests(root, skip=()):
             for k in ("seconds", "rows_per_second"):
                 job["summary"].pop(k)
             job["job"].pop("output")
+            job["job"].pop("overwrite")
             data = json.dumps(job, sort_keys=True).encode()
         out[rel] = hashlib.sha256(data).hexdigest()
     return out
@@ -369,8 +370,7 @@ def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.communicate()
-        while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) > 0:
-            time.sleep(0.1)
+        _wait_until_idle(client)
     finally:
         client.run(lambda: os.environ.pop(DELAY_ENV, None))
     [stale] = glob.glob(out + ".tmp")
@@ -414,6 +414,13 @@ def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(c
     assert nothing_left(out)
 
 
+def _wait_until_idle(client):
+    """Until no worker runs a task: a task the scheduler has forgotten still runs to its end."""
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) or \
+            sum(client.run(lambda dask_worker: len(dask_worker.state.executing)).values()):
+        time.sleep(0.1)
+
+
 def _crash_after_two_partitions(job, client, monkeypatch):
     """A run that dies after two partitions without cleaning up, as under kill -9."""
     import merlin_mlm_ops.jobs as jobs
@@ -426,34 +433,33 @@ def _crash_after_two_partitions(job, client, monkeypatch):
         m.setattr(jobs, "_abandon", lambda client, futures, tmp: client.cancel(futures))
         with pytest.raises(SystemExit):
             run_mask_job(job, client, die)
-    while client.run_on_scheduler(lambda dask_scheduler: sum(  # let cancelled tasks finish
-            ts.state == "processing" for ts in dask_scheduler.tasks.values())):
-        time.sleep(0.1)
+    _wait_until_idle(client)
     [tmp] = glob.glob(job.output + ".tmp")
     return tmp
 
 
 def test_resume_with_categorify_reuses_the_seed_and_keeps_partitions_only_with_the_same_vocabularies(
         cluster, raw6, tmp_path, monkeypatch):
-    lines = []
-    clean = MaskJob(inputs=[raw6], output=str(tmp_path / "clean"), columns=["item_ids"], categorify=True)
-    job = MaskJob(inputs=[raw6], output=str(tmp_path / "out"), columns=["item_ids"], categorify=True)
+    lines, out = [], str(tmp_path / "out")
+    job = MaskJob(inputs=[raw6], output=out, columns=["item_ids"], categorify=True)
     tmp = _crash_after_two_partitions(job, cluster[1], monkeypatch)
     with open(os.path.join(tmp, ".mlm-run.json")) as fh:
         seed = json.load(fh)["args"]["seed"]
     summary = run_mask_job(job, cluster[1], resume=True, log=lines.append)  # no seed: the dead run's
     assert summary["seed"] == seed and lines[0].startswith(f"resuming from {tmp}: ") and " 0 of " not in lines[0]
-    clean.seed = seed
-    run_mask_job(clean, cluster[1])
-    assert digests(job.output, skip=("workflow/metadata",)) == digests(clean.output, skip=("workflow/metadata",))
+    resumed = digests(out, skip=("workflow/metadata",))
+    # the same job uninterrupted, to the same path (the schema records the vocabularies' path)
+    run_mask_job(MaskJob(inputs=[raw6], output=out, columns=["item_ids"], categorify=True, seed=seed,
+                         overwrite=True), cluster[1])
+    assert resumed == digests(out, skip=("workflow/metadata",))
     # vocabularies that differ from the dead run's: nothing is kept
-    job.overwrite = True
+    job.overwrite, job.seed = True, seed
     tmp = _crash_after_two_partitions(job, cluster[1], monkeypatch)
     run = json.load(open(os.path.join(tmp, ".mlm-run.json")))
     json.dump(run | {"categories": "another vocabulary"}, open(os.path.join(tmp, ".mlm-run.json"), "w"))
     run_mask_job(job, cluster[1], resume=True, log=lines.append)
     assert lines[-1] == f"resuming from {tmp}: 0 of 6 partitions kept (sizes and SHA-256 verified), the rest redone"
-    assert digests(job.output, skip=("workflow/metadata",)) == digests(clean.output, skip=("workflow/metadata",))
+    assert resumed == digests(out, skip=("workflow/metadata",))
 
 
 def test_partitions_are_whole_row_groups_of_one_file_up_to_part_size(tmp_path):
