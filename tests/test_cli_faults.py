@@ -118,7 +118,10 @@ def test_an_output_that_appears_during_the_run_is_never_replaced_unchecked(clust
 def test_overwrite_replaces_an_earlier_output_as_a_whole(cluster, raw6, tmp_path):
     out = str(tmp_path / "out")
     run_mask_job(MaskJob(inputs=[raw6], output=out, columns=["item_ids"], seed=1, epochs=3), cluster[1])
-    run_mask_job(MaskJob(inputs=[raw6], output=out, columns=["item_ids"], seed=2, overwrite=True), cluster[1])
+    lines = []
+    run_mask_job(MaskJob(inputs=[raw6], output=out, columns=["item_ids"], seed=2, overwrite=True), cluster[1],
+                 resume=True, log=lines.append)
+    assert lines == [f"nothing to resume for {out}: starting from the beginning"]
     with open(os.path.join(out, "mlm-manifest.json")) as fh:
         listed = json.load(fh)["files"]
     assert sorted(os.listdir(out)) == ["epoch_0000", "mlm-job.json", "mlm-manifest.json", "workflow"]
@@ -235,6 +238,20 @@ def test_debug_shows_the_full_traceback_of_a_data_error(cluster, tmp_path, capsy
     monkeypatch.setenv("MERLIN_MLM_DEBUG", "1")
     assert main(args[:2] + ["--epochs", "0"] + args[2:]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_an_unexpected_failure_is_one_line_with_exit_code_1_and_debug_raises(tmp_path, capsys, monkeypatch):
+    import merlin_mlm_ops.cli as cli
+
+    def boom(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli, "cmd_stats", boom)
+    assert main(["stats", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "merlin-mlm: unexpected error: RuntimeError: boom (rerun with --debug for the traceback)"]
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["stats", str(tmp_path), "--debug"])
 
 
 # ---- a full disk ------------------------------------------------------------------------------
