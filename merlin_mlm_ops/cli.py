@@ -160,7 +160,8 @@ def main(argv=None):
 
     # Schedulers and containers stop a job with SIGTERM: clean up as for Ctrl-C (signal handlers
     # can only be set from the main thread; elsewhere SIGTERM keeps its default action).
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if _is_main_thread() else None
+    handles_sigterm = _is_main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if handles_sigterm else None
     try:
         return {"mask": cmd_mask, "stats": cmd_stats, "demo": cmd_demo}[args.command](args)
     except JobError as exc:
@@ -184,8 +185,8 @@ def main(argv=None):
               f"(rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILURE
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if handles_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _is_main_thread():
