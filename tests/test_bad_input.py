@@ -88,7 +88,9 @@ def transform(op, df, cols=("item_ids",)):
     ([[1, 2], [[3, 4]], [3]], 11, "nested lists are not supported"),
     ([[1, 2], [3], ["a", "b"]], 12, "item ids must be integers"),
     ([[1, 2], [1.5, 2.0], [3]], 11, "holds float64 values"),
-    ([[1, 2], [3, None], [3]], 11, "item ids must be integers"),
+    ([[1, 2], [3, None], [3]], 11, "null item id at position 1 of the row"),
+    # a null anywhere turns every row of a Parquet list column into float64: name the null's row
+    ([np.array([1.0, 2.0]), np.array([3.0, np.nan]), np.array([3.0])], 11, "null item id at position 1 of the row"),
 ])
 def test_malformed_rows_are_named_by_column_and_row(rows, row, match):
     df = pd.DataFrame({"item_ids": rows}, index=[10, 11, 12])
