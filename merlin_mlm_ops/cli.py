@@ -58,8 +58,8 @@ def _mask_parser(sub, common):
     p.add_argument("--gpu", action="store_true", help="cuDF partitions on a dask_cuda.LocalCUDACluster")
     p.add_argument("--memory-limit", default="2GB", help="memory limit per local worker (default 2GB)")
     p.add_argument("--part-size", default="32MB",
-                   help="target uncompressed Parquet bytes per partition; a partition is whole row groups "
-                        "of one file (default 32MB)")
+                   help="target size of a partition in memory, estimated from the Parquet footers; a "
+                        "partition is whole row groups of one file (default 32MB)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder (only the output of an earlier job, or an empty folder)")
     p.add_argument("--resume", action="store_true",

@@ -137,8 +137,8 @@ def check_file_schema(path, schema, columns, key, categorify):
 def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
     """Read every file's footer, check its schema, and plan the partitions; raises JobError.
 
-    ``part_size`` (default ``"32MB"``): target uncompressed Parquet bytes per partition; a
-    partition is one or more whole row groups of one file.
+    ``part_size`` (default ``"32MB"``): target size of a partition in memory (see
+    :func:`memory_estimate`); a partition is one or more whole row groups of one file.
     """
     import pyarrow.parquet as pq
     from dask.utils import parse_bytes
@@ -148,6 +148,7 @@ def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
     except (ValueError, TypeError):
         raise JobError(f"--part-size {part_size!r} is not a size (e.g. 32MB)") from None
     partitions, fingerprint = [], []
+    read = list(columns) + ([key] if key is not None else [])
     for path in files:
         try:
             meta = pq.read_metadata(path)
@@ -160,15 +161,35 @@ def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
         group, size, first, row = [], 0, 0, 0
         for rg in range(meta.num_row_groups):
             info = meta.row_group(rg)
-            if group and size + info.total_byte_size > target:
+            rg_size = memory_estimate(info, set(read))
+            if group and size + rg_size > target:
                 partitions.append(Partition(path, tuple(group), first, row - first))
                 group, size, first = [], 0, row
             group.append(rg)
-            size += info.total_byte_size
+            size += rg_size
             row += info.num_rows
         if group:
             partitions.append(Partition(path, tuple(group), first, row - first))
     return CheckedInputs(list(files), partitions, fingerprint)
+
+
+# pandas holds each row of a list column as a NumPy array: ~100 bytes of object and header.
+ROW_OVERHEAD_BYTES = 100
+
+
+def memory_estimate(row_group, columns):
+    """Bytes a row group's ``columns`` take in a pandas frame, from the footer alone: 8 bytes per
+    value (or the uncompressed size, if larger: strings) plus ``ROW_OVERHEAD_BYTES`` per row of
+    each list column."""
+    size = 0
+    for i in range(row_group.num_columns):
+        chunk = row_group.column(i)
+        path = chunk.path_in_schema.split(".")
+        if path[0] in columns:
+            size += max(8 * chunk.num_values, chunk.total_uncompressed_size)
+            if len(path) > 1:  # name.list.element: a list column
+                size += ROW_OVERHEAD_BYTES * row_group.num_rows
+    return size
 
 
 def first_line(exc):
