@@ -1,7 +1,6 @@
 """`merlin-mlm mask` against production faults: concurrent runs, overlapping paths, bad files,
 signals, dead runs, --resume, a full disk.  Each fault ends in one line and leaves no output,
 temporary folder or lock behind (or, for --resume, the bits of an uninterrupted run)."""
-import errno
 import glob
 import hashlib
 import json
