@@ -23,18 +23,12 @@ from merlin.systems.dag.runtimes.triton import TritonExecutorRuntime
 from merlin.systems.triton.conversions import tensor_table_to_triton_response, triton_request_to_tensor_table
 from merlin.systems.triton.models.executor_model import TritonPythonModel as MerlinExecutor
 
-from merlin_mlm_ops.serving.ops import RequestError, ValidateSequences
-
-
-def error_reply(exc):
-    """``(client_error, one-line message)`` for an exception raised while serving a request."""
-    if isinstance(exc, RequestError):
-        return True, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return False, f"internal server error ({type(exc).__name__}); the server log has the details"
+from merlin_mlm_ops.serving.ops import RequestError, ValidateSequences, error_reply
 
 
 class TritonPythonModel(MerlinExecutor):
-    """merlin-systems' executor model (one request at a time) with :func:`error_reply` answers."""
+    """merlin-systems' executor model (one request at a time) with
+    :func:`~merlin_mlm_ops.serving.ops.error_reply` answers."""
 
     def initialize(self, args):
         super().initialize(args)

@@ -16,6 +16,17 @@ class RequestError(ValueError):
     """A request that cannot be served; its message names the column (and row)."""
 
 
+def error_reply(exc):
+    """``(client_error, one-line message)`` answering an exception raised while serving a request.
+
+    A :class:`RequestError` is the client's (its message); anything else is the server's, and
+    its message (which may hold server paths) stays in the server log.
+    """
+    if isinstance(exc, RequestError):
+        return True, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return False, f"internal server error ({type(exc).__name__}); the server log has the details"
+
+
 def _as_numpy(array):
     return array if isinstance(array, np.ndarray) else np.asarray(array)
 
