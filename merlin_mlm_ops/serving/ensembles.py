@@ -84,15 +84,16 @@ def export(ensemble, path, name="executor_model", instances=1):
     name : str, default "executor_model"
         The entry model's name (the one clients call).
     instances : int, default 1
-        Instances of the entry model (Triton's ``instance_group { count }``): each is a backend
-        process serving one request at a time.
+        Instances of each model of the ensemble (Triton's ``instance_group { count }``, the entry
+        model and the workflow model it calls): each is a backend process serving one request at
+        a time.
     """
-    config, _ = ensemble.export(str(path), name=name)
-    folder = os.path.join(str(path), config.name)
-    with open(os.path.join(folder, str(1), "model.py"), "w") as fh:
+    config, node_configs = ensemble.export(str(path), name=name)
+    with open(os.path.join(str(path), config.name, "1", "model.py"), "w") as fh:
         fh.write(ENTRY_MODEL)
     if instances != 1:
-        set_instances(os.path.join(folder, "config.pbtxt"), instances)
+        for model in [config, *node_configs]:
+            set_instances(os.path.join(str(path), model.name, "config.pbtxt"), instances)
     return config.name
 
 
