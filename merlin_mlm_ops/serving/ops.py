@@ -119,6 +119,10 @@ class PredictSavedModel(PredictTensorflow):
     so the whole ensemble runs on the python backend alone.  With ``top_k`` it also returns, per
     row, the ``top_k`` best ids and their scores (``<output>_top_ids``, ``<output>_top_scores``).
 
+    Every session gets an answer (:mod:`merlin_mlm_ops.serving.sessions`): a session longer than
+    ``max_len - 1`` items keeps its most recent ones, and an empty session is left out of the
+    model's batch and gets ``fallback_scores``; the other sessions are scored as if it were absent.
+
     Parameters
     ----------
     model_or_path : tf.keras.Model or str
