@@ -136,6 +136,7 @@ def test_an_empty_session_gets_the_popularity_scores_and_the_others_their_own(se
     for row in (2, 7):
         np.testing.assert_allclose(result.as_numpy(SCORE)[row], popularity)
         assert list(result.as_numpy(f"{SCORE}_top_ids")[row]) == list(np.argsort(-popularity, kind="stable")[:TOP_K])
+    assert_same_scores(result, local(with_empty))  # the same rules in process
     only_empty = request(server, "mlm_bert4rec", [[], []], protocol)
     np.testing.assert_allclose(only_empty.as_numpy(SCORE), [popularity, popularity])
 
