@@ -4,6 +4,9 @@
 - :func:`workflow_ensemble`, :func:`model_ensemble`, :func:`export`: merlin-systems Ensembles and
   their Triton model repository, runnable on Triton's python backend alone.
 - :class:`TritonServer`: a real Triton server from PyPI's nvidia-pytriton, on loopback.
+- :mod:`~merlin_mlm_ops.serving.sessions`: the rules every served session follows (recent
+  ``max_len - 1`` items, popularity for empty sessions), shared with in-process callers.
+- :mod:`~merlin_mlm_ops.serving.executor_model`: the entry model; client errors as HTTP 400.
 """
 from merlin_mlm_ops.serving.workflow import PassThrough, serving_workflow
 

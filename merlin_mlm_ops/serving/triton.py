@@ -50,11 +50,15 @@ class TritonServer:
         The Triton model repository (e.g. written by :func:`merlin_mlm_ops.serving.export`).
     ready_timeout : float, default 180
         Seconds to wait for ``/v2/health/ready``.
+    stub_timeout : int, default 300
+        Seconds the python backend waits for a backend stub before declaring it dead
+        (Triton's default, 30 s, is too short while several stubs import TensorFlow on 2 cores).
     """
 
-    def __init__(self, model_repository, ready_timeout=180.0):
+    def __init__(self, model_repository, ready_timeout=180.0, stub_timeout=300):
         self.model_repository = str(model_repository)
         self.ready_timeout = ready_timeout
+        self.stub_timeout = int(stub_timeout)
         self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
         self.process = None
         self._workdir = None
@@ -103,7 +107,13 @@ class TritonServer:
                "--http-address=127.0.0.1", f"--http-port={self.http_port}",
                "--grpc-address=127.0.0.1", f"--grpc-port={self.grpc_port}",
                "--metrics-address=127.0.0.1", f"--metrics-port={self.metrics_port}",
-               "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0", "--exit-timeout-secs=5"]
+               "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0", "--exit-timeout-secs=5",
+               # The python backend's shared-memory regions are named by a prefix, by default the
+               # same for every server: two servers on one machine then share (and corrupt) each
+               # other's regions (boost::interprocess::lock_exception).  One prefix per server.
+               f"--backend-config=python,shm-region-prefix-name=merlin_mlm_{os.getpid()}_{self.http_port}_",
+               # a stub that is slow to answer (a busy machine) is not declared dead after 30 s
+               f"--backend-config=python,stub-timeout-seconds={self.stub_timeout}"]
         with open(self._log, "w") as log:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)
