@@ -1,0 +1,8 @@
+"""Version-guarded fixes for the dependencies (see :mod:`merlin_mlm_ops.compat.merlin_core`).
+
+``apply()`` installs them (idempotent, returns True when active), ``undo()`` removes them.
+Importing this package imports neither merlin nor NVTabular.
+"""
+from merlin_mlm_ops.compat.merlin_core import ENV_VAR, WorkerPlugin, apply, is_active, undo
+
+__all__ = ["ENV_VAR", "WorkerPlugin", "apply", "is_active", "undo"]
