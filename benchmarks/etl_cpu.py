@@ -40,7 +40,7 @@ from merlin_mlm_ops.doc_blocks import replace_block  # noqa: E402
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks.md")
 BLOCK = "etl-cpu-benchmark"
-SECTION = "## CPU ETL: Categorify -> MaskRandom, with and without the compat module"
+SECTION = "## CPU ETL with and without the compat module"
 COLUMNS = ["item_ids", "category"]
 PROB, SEED = 0.2, 42
 TARGET = 3.0

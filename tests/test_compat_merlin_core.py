@@ -239,8 +239,28 @@ def test_env_var_and_other_versions_leave_merlin_untouched():
         compat.undo()
 
 
-def test_worker_plugin_applies_the_compat_module():
+def test_dask_plugin_applies_the_compat_module_on_workers():
+    from distributed import Client, LocalCluster
+
+    from merlin_mlm_ops.compat.dask import PLUGIN_NAME, register
+
     with compat_off():
-        compat.WorkerPlugin().setup(worker=None)
-        assert compat.is_active()
+        with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+            assert register(register(client)) is client  # idempotent
+            assert compat.is_active()  # the in-process worker ran the plugin
+            assert client.run(lambda: dispatch.flatten_list_column_values.__module__) == {
+                w: "merlin_mlm_ops.compat.merlin_core" for w in client.scheduler_info()["workers"]}
+            assert PLUGIN_NAME in next(iter(client.run(lambda dask_worker: list(dask_worker.plugins)).values()))
         compat.undo()
+
+
+def test_importing_the_operators_applies_it_unless_the_env_var_says_no():
+    import subprocess
+    import sys
+
+    assert compat.is_active()  # this module imported merlin_mlm_ops.ops, as users do
+    probe = ("import merlin_mlm_ops.ops, merlin.core.dispatch as d; from merlin_mlm_ops import compat; "
+             "print(compat.is_active(), d.flatten_list_column_values.__module__)")
+    env = {**os.environ, compat.ENV_VAR: "1", "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "merlin.core.dispatch"]

@@ -29,6 +29,8 @@ it; a library user who runs Categorify without those calls :func:`apply` once::
 
     from merlin_mlm_ops.compat import apply
     apply()          # True when active; idempotent
+
+Dask worker processes need it too: :func:`merlin_mlm_ops.compat.dask.register` (client).
 """
 from __future__ import annotations
 
@@ -108,19 +110,6 @@ def undo() -> None:
         module, name = _patched.pop()
         if getattr(module, name) is _REPLACEMENTS[name]:
             setattr(module, name, _originals[name])
-
-
-class WorkerPlugin:
-    """A ``distributed`` worker plugin that applies the patches in every worker process.
-
-    Worker processes import NVTabular on their own (Categorify's fit tasks carry no object of
-    this package), so a job on a ``distributed.Client`` registers it once::
-
-        client.register_worker_plugin(WorkerPlugin(), name="merlin-mlm-ops-compat")
-    """
-
-    def setup(self, worker=None):
-        apply()
 
 
 def flatten_list_column_values(s):
