@@ -88,6 +88,21 @@ def test_flatten_list_column_values_equals_merlin_core_on_every_row_kind(kind):
     assert_same(outcome(dispatch.flatten_list_column_values, s), expected)
 
 
+@pytest.mark.parametrize("kind", list(ROWS))
+def test_dataloader_array_leaves_equals_merlin_dataloader_on_every_row_kind(kind):
+    """merlin-dataloader builds fixed-length list columns with np.array(list(_array_leaves(rows)))."""
+    import merlin.dataloader.loader_base as loader_base
+
+    rows = obj(ROWS[kind]).to_numpy()
+    expected = outcome(lambda: np.array(list(original("_array_leaves")(rows))))
+    got = outcome(lambda: np.array(list(loader_base._array_leaves(rows))))
+    if isinstance(expected, type):
+        assert got is expected
+    else:
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("kind", [k for k in ROWS if k not in ("scalars", "no rows")])
 @pytest.mark.parametrize("dtype", [None, "int32", "int64"])
 def test_encode_list_column_equals_merlin_core_with_a_zero_based_index(kind, dtype):
@@ -218,6 +233,9 @@ def test_apply_is_idempotent_and_undo_restores_the_originals():
         assert dispatch.flatten_list_column_values is original("flatten_list_column_values")
         assert moments.flatten_list_column_values is original("flatten_list_column_values")
         assert dispatch.encode_list_column is original("encode_list_column")
+        import merlin.dataloader.loader_base as loader_base
+        assert loader_base._array_leaves is original("_array_leaves")
+    assert loader_base._array_leaves is merlin_core.array_leaves
 
 
 def test_env_var_and_other_versions_leave_merlin_untouched():

@@ -12,18 +12,20 @@ a time, and NVTabular's CPU operators inherit it:
   row, and returns it with a fresh ``RangeIndex``: assigned back into a partition whose index
   does not start at 0 (``Dataset(df, npartitions=k)``), every row becomes NaN. Categorify's
   transform and HashBucket, LogOp and Normalize (by name) use it.
+- ``merlin.dataloader.loader_base._array_leaves`` (merlin-dataloader 23.08) walks a
+  fixed-length list column item by item through a recursive Python generator.
 
-:func:`apply` replaces both, in ``merlin.core.dispatch`` (looked up there as
+:func:`apply` replaces the first two in ``merlin.core.dispatch`` (looked up there as
 ``dispatch.<name>`` by Categorify and, for ``flatten_list_column_values``, by
 ``flatten_list_column`` and ``pull_apart_list``) and in the NVTabular modules that imported
-them by name.  The replacements take the fast path only for the inputs whose result they
+them by name, and the third in the loader.  The replacements take the fast path only for the inputs whose result they
 reproduce exactly (1-D NumPy rows of one numeric/bool dtype, or of Python strings); anything
 else (Python-list rows, null rows, mixed dtypes, cuDF) goes to the original function, so
 outputs and errors are the originals'.  The one intended difference: ``encode_list_column``
 keeps the index of the column it encodes.
 
-It is active only on the versions it was written for (merlin-core 23.8.x; the NVTabular
-names only on nvtabular 23.8.x) and never when ``MERLIN_MLM_OPS_NO_COMPAT=1``.  Importing
+It is active only on the versions it was written for (merlin-core 23.8.x; NVTabular's and
+merlin-dataloader's names only at their 23.8.x) and never when ``MERLIN_MLM_OPS_NO_COMPAT=1``.  Importing
 ``merlin_mlm_ops.ops`` (hence ``MaskRandom``/``MaskLast``), the demo and ``merlin-mlm`` apply
 it; a library user who runs Categorify without those calls :func:`apply` once::
 
@@ -35,7 +37,6 @@ Dask worker processes need it too: :func:`merlin_mlm_ops.compat.dask.register` (
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from operator import attrgetter
 
@@ -46,13 +47,21 @@ import pandas as pd
 ENV_VAR = "MERLIN_MLM_OPS_NO_COMPAT"
 
 #: The distributions and versions (prefix of the installed version) this module was written for.
-WRITTEN_FOR = {"merlin-core": "23.8.", "nvtabular": "23.8."}
+WRITTEN_FOR = {"merlin-core": "23.8.", "nvtabular": "23.8.", "merlin-dataloader": "23.8."}
 
-_DISPATCH = "merlin.core.dispatch"
-_PATCHED_NAMES = ("flatten_list_column_values", "encode_list_column")
-#: NVTabular modules that ``from merlin.core.dispatch import`` one of the names above.
-_NVT_IMPORTERS = ("nvtabular.ops.normalize", "nvtabular.ops.moments", "nvtabular.ops.logop",
-                  "nvtabular.ops.hash_bucket")
+#: (distribution guarding it, module, name) of every name replaced, merlin-core's first: the other
+#: modules imported merlin-core's functions by name (``from merlin.core.dispatch import ...``).
+_TARGETS = (
+    ("merlin-core", "merlin.core.dispatch", "flatten_list_column_values"),
+    ("merlin-core", "merlin.core.dispatch", "encode_list_column"),
+    ("nvtabular", "nvtabular.ops.normalize", "flatten_list_column_values"),
+    ("nvtabular", "nvtabular.ops.normalize", "encode_list_column"),
+    ("nvtabular", "nvtabular.ops.moments", "flatten_list_column_values"),
+    ("nvtabular", "nvtabular.ops.logop", "flatten_list_column_values"),
+    ("nvtabular", "nvtabular.ops.logop", "encode_list_column"),
+    ("nvtabular", "nvtabular.ops.hash_bucket", "encode_list_column"),
+    ("merlin-dataloader", "merlin.dataloader.loader_base", "_array_leaves"),
+)
 
 _originals: dict = {}   # name -> merlin-core's function
 _patched: list = []     # (module, name) holding a replacement
@@ -83,24 +92,22 @@ def apply() -> bool:
     """Install the replacements; returns True when they are active.
 
     Idempotent. Does nothing (returns False) when :data:`ENV_VAR` is set or merlin-core is
-    not 23.8.x; the NVTabular modules are patched only on nvtabular 23.8.x.
+    not 23.8.x; NVTabular's and merlin-dataloader's modules are patched only at 23.8.x.
     """
     if _patched:
         return True
     if disabled_by_env() or not version_supported("merlin-core"):
         return False
-    dispatch = importlib.import_module(_DISPATCH)
-    for name in _PATCHED_NAMES:
-        _originals[name] = getattr(dispatch, name)
-    modules = [dispatch]
-    if version_supported("nvtabular"):
-        modules += [importlib.import_module(m) for m in _NVT_IMPORTERS if importlib.util.find_spec(m)]
-    for module in modules:
-        for name in _PATCHED_NAMES:
-            # Only a name still bound to merlin-core's function: never override someone else's patch.
-            if getattr(module, name, None) is _originals[name]:
-                setattr(module, name, _REPLACEMENTS[name])
-                _patched.append((module, name))
+    for distribution, module_name, name in _TARGETS:
+        if not version_supported(distribution):
+            continue
+        module = importlib.import_module(module_name)
+        current = getattr(module, name, None)
+        original = _originals.setdefault(name, current)
+        # Only a name still bound to the original: never override someone else's patch.
+        if current is original and current is not None:
+            setattr(module, name, _REPLACEMENTS[name])
+            _patched.append((module, name))
     return True
 
 
@@ -146,6 +153,22 @@ def encode_list_column(original, encoded, dtype=None):
     return result
 
 
+def array_leaves(x):
+    """merlin-dataloader's ``_array_leaves``: an iterator over the innermost items of ``x``.
+
+    The loader builds fixed-length list columns with ``np.array(list(_array_leaves(rows)))``;
+    merlin-dataloader 23.08 recurses through a Python generator per item. ``x``: an object array
+    of 1-D rows (fast path: the concatenated rows) or anything the original takes. Example:
+    ``list(array_leaves(np.array([np.array([1, 2]), np.array([3, 4])], dtype=object)))`` is
+    ``[1, 2, 3, 4]``.
+    """
+    if isinstance(x, np.ndarray):
+        flat = _concatenate_rows(x)
+        if flat is not None:
+            return iter(flat)
+    return _originals["_array_leaves"](x)
+
+
 def _concatenate_rows(rows: np.ndarray):
     """The items of ``rows`` (object array of row arrays) when pandas' inference over them
     would give back exactly their own dtype, else None (the caller runs the original)."""
@@ -186,4 +209,5 @@ def _split_rows(rows: np.ndarray, encoded, dtype):
 _REPLACEMENTS = {
     "flatten_list_column_values": flatten_list_column_values,
     "encode_list_column": encode_list_column,
+    "_array_leaves": array_leaves,
 }
