@@ -68,8 +68,8 @@ _patched: list = []     # (module, name) holding a replacement
 
 
 def version_supported(distribution: str) -> bool:
-    """True when ``distribution`` (``"merlin-core"`` or ``"nvtabular"``) is installed at the
-    version this module was written for (:data:`WRITTEN_FOR`)."""
+    """True when ``distribution`` (a key of :data:`WRITTEN_FOR`, e.g. ``"merlin-core"``) is
+    installed at the version this module was written for."""
     from importlib import metadata
 
     try:
@@ -124,8 +124,10 @@ def flatten_list_column_values(s):
     the other, as a Series with a fresh RangeIndex.
 
     ``s``: a pandas Series whose rows are 1-D arrays (fast path) or anything merlin-core takes
-    (the original runs). Example: ``flatten_list_column_values(pd.Series([np.array([3, 1]),
-    np.array([2])]))`` is ``pd.Series([3, 1, 2])``.
+    (the original runs).
+
+    >>> flatten_list_column_values(pd.Series([np.array([3, 1]), np.array([2])])).tolist()
+    [3, 1, 2]
     """
     if isinstance(s, pd.Series):
         flat = _concatenate_rows(s.to_numpy())
@@ -139,9 +141,12 @@ def encode_list_column(original, encoded, dtype=None):
     ``original``) cut into rows of ``original``'s lengths, cast to ``dtype`` (default: keep).
 
     Unlike merlin-core 23.08 the result keeps ``original``'s index, so it lines up with the
-    partition it is assigned to. Example: ``encode_list_column(pd.Series([[5, 6], [7]],
-    index=[10, 11]), np.array([1, 2, 3]))`` is ``pd.Series([array([1, 2]), array([3])],
-    index=[10, 11])``.
+    partition it is assigned to.
+
+    >>> encode_list_column(pd.Series([[5, 6], [7]], index=[10, 11]), np.array([1, 2, 3]))
+    10    [1, 2]
+    11       [3]
+    dtype: object
     """
     if isinstance(original, pd.Series) and isinstance(encoded, (np.ndarray, pd.Series)):
         rows = _split_rows(original.to_numpy(), encoded, dtype)
@@ -158,9 +163,11 @@ def array_leaves(x):
 
     The loader builds fixed-length list columns with ``np.array(list(_array_leaves(rows)))``;
     merlin-dataloader 23.08 recurses through a Python generator per item. ``x``: an object array
-    of 1-D rows (fast path: the concatenated rows) or anything the original takes. Example:
-    ``list(array_leaves(np.array([np.array([1, 2]), np.array([3, 4])], dtype=object)))`` is
-    ``[1, 2, 3, 4]``.
+    of 1-D rows (fast path: the concatenated rows) or anything the original takes.
+
+    >>> rows = pd.Series([np.array([1, 2]), np.array([3])]).to_numpy()
+    >>> np.array(list(array_leaves(rows)))
+    array([1, 2, 3])
     """
     if isinstance(x, np.ndarray):
         flat = _concatenate_rows(x)
