@@ -146,6 +146,7 @@ def main(argv=None):
     if not compat.is_active():
         sys.exit(f"the compat module is not active here ({compat.ENV_VAR} set, or another merlin-core)")
     root = tempfile.mkdtemp(prefix="etl-cpu-")
+    load = [os.getloadavg()[0]]
     try:
         df = make_sessions(n_sessions=args.sessions, n_items=20_000, seed=SEED)
         raw = os.path.join(root, "raw")
@@ -169,6 +170,7 @@ def main(argv=None):
                     times[name].append(time.perf_counter() - start)
                     outs[name] = out
                 print(f"  round {rep} {name:5s} {time.perf_counter() - start:7.2f} s", flush=True)
+        load.append(os.getloadavg()[0])
         compat.apply()
         check(outs)
     finally:
@@ -185,10 +187,12 @@ def main(argv=None):
               "floor": "floor: Arrow + NumPy (read, np.unique, mask, rebuild, write)"}
     lines = [
         f"Measured {datetime.date.today().isoformat()} with `nice -n 10 python benchmarks/etl_cpu.py"
-        f"{' --sessions %d' % args.sessions if args.sessions != 100_000 else ''} --write` on this project's "
+        f"{' --sessions %d' % args.sessions if args.sessions != 100_000 else ''}"
+        f"{' --repeats %d' % args.repeats if args.repeats != 3 else ''} --write` on this project's "
         f"CI-size machine ({os.cpu_count()} cores, {platform.machine()}, shared with other jobs: timings are "
         f"noisy, ratios come from interleaved runs): {args.sessions:,} sessions, {n_items:,} items, "
-        f"{args.partitions} Parquet files, median of {args.repeats} interleaved runs. Outputs checked: "
+        f"{args.partitions} Parquet files, median of {args.repeats} interleaved run(s); load average "
+        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end. Outputs checked: "
         "compat off and on write identical files and vocabularies; the floor's masks and vocabularies "
         "(ids and counts) equal the workflow's.",
         "",
