@@ -10,6 +10,8 @@ def test_demo_writes_masked_parquet_and_a_summary(tmp_path, capsys):
     s = run_demo(str(tmp_path / "demo"), n_sessions=2000, n_items=300, partitions=3)
     printed = capsys.readouterr().out
     assert "masked fraction" in printed and "2,000 sessions in 3 partitions" in printed
+    assert "Categorify.transform" in printed and "merlin_mlm_ops.compat active" in printed and s["compat"]
+    assert abs(s["etl_s"] - (s["fit_s"] + s["transform_s"] + s["save_s"])) < 1e-9
     assert s["rows"] == 2000 and s["items"] > 2000
     assert abs(s["masked_fraction"] - s["expected_masked_fraction"]) < 0.02
     out = pd.concat(pd.read_parquet(f) for f in sorted((tmp_path / "demo" / "data").glob("*.parquet")))

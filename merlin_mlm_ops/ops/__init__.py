@@ -1,6 +1,15 @@
-"""NVTabular operators, one per module."""
+"""NVTabular operators, one per module.
+
+Importing them also applies :mod:`merlin_mlm_ops.compat` (fast, index-preserving pandas list
+paths for merlin-core/NVTabular 23.08; off with ``MERLIN_MLM_OPS_NO_COMPAT=1``): NVTabular is
+imported here anyway, and every workflow with these operators then runs Categorify on lists
+at array speed, in this process and in Dask workers that unpickle the operators.
+"""
+from merlin_mlm_ops.compat import apply as _apply_compat
 from merlin_mlm_ops.ops.base import MASK_TAG, SequenceMaskOperator
 from merlin_mlm_ops.ops.mask_last import MaskLast
 from merlin_mlm_ops.ops.mask_random import MaskRandom
+
+_apply_compat()
 
 __all__ = ["MASK_TAG", "MaskLast", "MaskRandom", "SequenceMaskOperator"]
