@@ -340,6 +340,8 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
 
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
+    from merlin_mlm_ops.compat.dask import register as register_compat
+
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
     read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
@@ -352,6 +354,7 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "started_s": time.time(),
            "categories": None if resumed is None else resumed.get("categories")}
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
+    register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
     _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
     categories = jo.tree_digest(os.path.join(tmp, "categories"))
     kept = {}

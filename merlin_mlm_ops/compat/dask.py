@@ -31,5 +31,7 @@ def register(client):
 
     ``client``: a ``distributed.Client``. Idempotent (one plugin named :data:`PLUGIN_NAME`).
     """
-    client.register_plugin(CompatPlugin(), name=PLUGIN_NAME)
+    # distributed < 2023.9 (the Merlin 23.08 containers' 2023.1.1) has only register_worker_plugin.
+    register_plugin = getattr(client, "register_plugin", None) or client.register_worker_plugin
+    register_plugin(CompatPlugin(), name=PLUGIN_NAME)
     return client
