@@ -150,3 +150,15 @@ def test_installing_with_the_container_constraints_changes_none_of_its_packages(
     needed = {"merlin-core", "nvtabular", "merlin-models", "merlin-dataloader", "merlin-systems", "numpy",
               "pandas", "pyarrow", "numba", "protobuf", "dask", "distributed", "transformers", "tritonclient"}
     assert needed <= set(picked), needed - set(picked)
+
+
+def test_ci_runs_the_suite_in_both_environments_with_the_container_versions():
+    run = (ROOT / ".ci" / "run").read_text()
+    assert "bash ci/test.sh" in run and "bash ci/test-merlin2308.sh" in run
+    assert "MLM_PYTHON_VERSION=3.10" in (ROOT / "ci" / "env-merlin2308.sh").read_text()
+    pins = read_pins(ROOT / "constraints-merlin2308.txt")
+    stated = {"tensorflow-cpu": "2.12.0", "merlin-core": "23.8.0", "merlin-models": "23.8.0", "nvtabular": "23.8.0",
+              "merlin-dataloader": "23.8.0", "merlin-systems": "23.8.0", "numpy": "1.22.4", "pandas": "1.5.2",
+              "protobuf": "3.20.3", "dask": "2023.1.1", "distributed": "2023.1.1", "transformers": "4.26.0",
+              "numba": "0.56.4", "pyarrow": "10.0.1"}
+    assert {n: pins.get(n) for n in stated} == stated
