@@ -9,10 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
-
-from merlin_mlm_ops.adapters.cudf_lists import take_rows
-
 SCRIPT = textwrap.dedent("""
     import warnings; warnings.filterwarnings("ignore")
     import numpy as np
@@ -47,11 +43,3 @@ def test_cuda_kernels_equal_the_reference_under_the_simulator():
     assert run.returncode == 0, run.stderr[-3000:]
     assert "simulated-ok 40" in run.stdout
 
-
-def test_cudf_row_slicing_normalises_offsets():
-    offsets_all = np.array([0, 2, 2, 5, 9], dtype=np.int32)
-    elements = np.arange(9)
-    values, offsets = take_rows(offsets_all, elements, 1, 3, np)
-    assert offsets.tolist() == [0, 0, 3, 7] and offsets.dtype == np.int64
-    assert values.tolist() == [2, 3, 4, 5, 6, 7, 8]
-    assert take_rows(offsets_all, None, 0, 0, np)[1].tolist() == [0]
