@@ -18,11 +18,13 @@ export PYTHONPATH="$PWD:$PWD/tests:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-  python3 -c "import sys, numpy, cupy, numba; print('python', sys.version.split()[0], '| numpy', numpy.__version__, '| cupy', cupy.__version__, '| numba', numba.__version__)"
+  python3 -c "import sys, numpy, cupy, numba; print('python', sys.version.split()[0], '| numpy', numpy.__version__, '| cupy', cupy.__version__, '| numba', numba.__version__)" || true
   python3 -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>/dev/null || true
-  python3 -c "from merlin_mlm_ops.gpu import has_gpu; import sys; sys.exit(0 if has_gpu() else 1)" ||
-    echo "NO GPU VISIBLE TO CUPY: GPU CHECK FAILED (1)"
-  python3 -c "from numba import cuda; cuda.detect()" || echo "NUMBA.CUDA UNUSABLE: GPU CHECK FAILED (1)"
+  # Without a GPU (or CuPy, or numba.cuda) every GPU test would be skipped: stop here, failed.
+  if ! python3 -c "import sys, cupy; sys.exit(0 if cupy.cuda.runtime.getDeviceCount() > 0 else 1)"; then
+    echo "NO GPU VISIBLE TO CUPY: GPU CHECK FAILED (1)"; exit 1
+  fi
+  python3 -c "from numba import cuda; cuda.detect()" || { echo "NUMBA.CUDA UNUSABLE: GPU CHECK FAILED (1)"; exit 1; }
   echo "== GPU tests"
   timeout 420 python3 -m pytest -q -o addopts="-ra" -p no:cacheprovider \
     tests/test_gpu.py tests/test_rules.py tests/test_kernels_match_reference.py || echo "GPU TESTS FAILED ($?)"

@@ -1,12 +1,13 @@
 """Compile every CUDA kernel to PTX, for every signature the engine launches it with: no GPU needed.
 
-    python tests/compile_ptx.py [--cc 8.0]
+    python tests/compile_ptx.py [--cc 7.0 8.0 9.0]
 
-Prints one line per kernel and signature, then ``compiled-ok N`` (N signatures), and exits
+Prints one line per kernel, signature and compute capability, then ``compiled-ok N`` (N
+compilations), and exits
 non-zero on the first failure.  libNVVM and libdevice come from the ``nvidia-cuda-nvcc-cu12``
 wheel (``-cu11`` for numba 0.56, whose NVVM IR CUDA 12 no longer reads) installed in *this* interpreter's environment: the paths are set here, before numba is
 imported, so the user's shell cannot change what is checked.  No driver is loaded: the compute
-capability that numba would ask the device for is given by ``--cc``.  Runs with any numba the
+capability that numba would ask the device for is the first ``--cc``.  Runs with any numba the
 project supports (``ci/ptx-check.sh`` runs it with numba 0.57.1 and 0.56.4 too); imports only
 the kernel modules, which load without NVTabular.  ``tests/test_kernels_compile_ptx.py`` runs it.
 """
@@ -120,9 +121,10 @@ def launches():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cc", default="8.0", help="compute capability to compile for (default 8.0)")
+    parser.add_argument("--cc", nargs="+", default=["7.0", "8.0", "9.0"],
+                        help="compute capabilities to compile for (default: 7.0 8.0 9.0)")
     args = parser.parse_args(argv)
-    cc = tuple(int(x) for x in args.cc.split("."))
+    ccs = [tuple(int(x) for x in cc.split(".")) for cc in args.cc]
     env = toolchain_env()
     os.environ.update(env)
     os.environ.pop("NUMBA_ENABLE_CUDASIM", None)
@@ -131,22 +133,22 @@ def main(argv=None):
     import numba
     from numba import cuda, typeof
 
-    fake_device(cc)
+    fake_device(ccs[0])
     nvvm_version = pin_nvvm(env)
     print(f"numba {numba.__version__}, CUDA target {getattr(cuda, 'implementation', 'built-in')}, "
-          f"libNVVM {nvvm_version} of nvcc wheel {'.'.join(map(str, toolkit_version()))}, cc {cc}")
-    done = set()
+          f"libNVVM {nvvm_version} of nvcc wheel {'.'.join(map(str, toolkit_version()))}")
+    signatures = {}
     for kernel, kernel_args in launches():
-        sig = tuple(typeof(a) for a in kernel_args)
-        name = kernel.py_func.__name__
-        if (name, sig) in done:
-            continue
-        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=cc)
-        if ".entry" not in ptx:
-            raise SystemExit(f"compile_ptx: no kernel entry in the PTX of {name}{sig}")
-        done.add((name, sig))
-        print(f"  {name}({', '.join(map(str, sig))}): {len(ptx):,} chars of PTX")
-    print("compiled-ok", len(done))
+        signatures[kernel.py_func, tuple(typeof(a) for a in kernel_args)] = None
+    done = 0
+    for cc in ccs:
+        for kernel, sig in signatures:
+            ptx, _ = cuda.compile_ptx(kernel, sig, cc=cc)
+            if ".entry" not in ptx:
+                raise SystemExit(f"compile_ptx: no kernel entry in the PTX of {kernel.__name__}{sig}")
+            done += 1
+            print(f"  cc {cc[0]}.{cc[1]} {kernel.__name__}({', '.join(map(str, sig))}): {len(ptx):,} chars of PTX")
+    print("compiled-ok", done)
     return 0
 
 

@@ -10,26 +10,14 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 SCRIPT = os.path.join(os.path.dirname(__file__), "compile_ptx.py")
-#: mask_random and mask_last, each with int32 and int64 offsets (ids reach the kernels as uint64).
-SIGNATURES = 4
-
-
-def run_compile(*args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "CUDA_"))}
-    return subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True, text=True, timeout=600)
+#: mask_random and mask_last, each with int32 and int64 offsets (ids reach the kernels as uint64),
+#: for compute capabilities 7.0, 8.0 and 9.0.
+COMPILATIONS = 2 * 2 * 3
 
 
 def test_every_cuda_kernel_compiles_to_ptx_with_the_pinned_numba():
-    run = run_compile()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "CUDA_"))}
+    run = subprocess.run([sys.executable, SCRIPT], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    assert f"compiled-ok {SIGNATURES}" in run.stdout, run.stdout
-
-
-@pytest.mark.parametrize("cc", ["7.0", "9.0"])
-def test_kernels_compile_for_older_and_newer_devices(cc):
-    run = run_compile("--cc", cc)
-    assert run.returncode == 0, run.stderr[-4000:]
-    assert f"compiled-ok {SIGNATURES}" in run.stdout
+    assert f"compiled-ok {COMPILATIONS}" in run.stdout, run.stdout
