@@ -46,6 +46,9 @@ def test_a_kernel_that_fails_to_compile_falls_back_once_with_a_warning(monkeypat
 
 
 def test_a_kernel_module_that_fails_to_import_falls_back(monkeypatch):
+    import merlin_mlm_ops
+
+    monkeypatch.delattr(merlin_mlm_ops, "kernels_cpu")
     monkeypatch.setitem(sys.modules, "merlin_mlm_ops.kernels_cpu", None)  # import raises ImportError
     values, offsets = random_rows(100, seed=2)
     with pytest.warns(RuntimeWarning, match="ModuleNotFoundError: import of merlin_mlm_ops.kernels_cpu"):
