@@ -46,6 +46,7 @@ class RowFunctions(NamedTuple):
     mix: Callable
     position_hash: Callable
     content_key: Callable
+    settle: Callable
     mask_random_row: Callable
     mask_last_row: Callable
 
@@ -106,26 +107,8 @@ def build(jit) -> RowFunctions:
         return best_i
 
     @jit(False)
-    def mask_random_row(values, start, end, row_key, stream_key, threshold, min_masked, max_masked,
-                        use_pad, pad, out):
-        """Write the random mask of ``values[start:end]`` into ``out[start:end]``."""
-        row_hash = mix(row_key ^ stream_key)
-        # Branch-free loop bodies (the pad test hoisted out) let LLVM vectorise the hashing.
-        drawn = 0
-        if use_pad:
-            n_eligible = 0
-            for i in range(start, end):
-                eligible = values[i] != pad
-                hit = eligible & ((position_hash(row_hash, start, i) >> S11) < threshold)
-                n_eligible += eligible
-                drawn += hit
-                out[i] = hit
-        else:
-            n_eligible = end - start
-            for i in range(start, end):
-                hit = (position_hash(row_hash, start, i) >> S11) < threshold
-                drawn += hit
-                out[i] = hit
+    def settle(values, start, end, row_hash, use_pad, pad, out, drawn, n_eligible, min_masked, max_masked):
+        """Bring a row's ``drawn`` bits (already in ``out``) to the rule's count ``k``."""
         # k = clip(drawn, min(visible, min_masked), min(visible, max_masked)), written with
         # comparisons: numba 0.68's CUDA target cannot type the built-ins min/max on two scalars.
         visible = n_eligible - 1 if n_eligible >= 2 else n_eligible
@@ -148,6 +131,29 @@ def build(jit) -> RowFunctions:
                 out[select(values, start, end, row_hash, use_pad, pad, out, True)] = False
 
     @jit(False)
+    def mask_random_row(values, start, end, row_key, stream_key, threshold, min_masked, max_masked,
+                        use_pad, pad, out):
+        """Write the random mask of ``values[start:end]`` into ``out[start:end]``."""
+        row_hash = mix(row_key ^ stream_key)
+        # Branch-free loop bodies (the pad test hoisted out) let LLVM vectorise the hashing.
+        drawn = 0
+        if use_pad:
+            n_eligible = 0
+            for i in range(start, end):
+                eligible = values[i] != pad
+                hit = eligible & ((position_hash(row_hash, start, i) >> S11) < threshold)
+                n_eligible += eligible
+                drawn += hit
+                out[i] = hit
+        else:
+            n_eligible = end - start
+            for i in range(start, end):
+                hit = (position_hash(row_hash, start, i) >> S11) < threshold
+                drawn += hit
+                out[i] = hit
+        settle(values, start, end, row_hash, use_pad, pad, out, drawn, n_eligible, min_masked, max_masked)
+
+    @jit(False)
     def mask_last_row(values, start, end, use_pad, pad, out):
         """Write the last-eligible-position mask of ``values[start:end]`` into ``out[start:end]``."""
         for i in range(start, end):
@@ -157,4 +163,4 @@ def build(jit) -> RowFunctions:
                 out[i] = True
                 break
 
-    return RowFunctions(mix, position_hash, content_key, mask_random_row, mask_last_row)
+    return RowFunctions(mix, position_hash, content_key, settle, mask_random_row, mask_last_row)

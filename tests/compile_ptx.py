@@ -94,7 +94,8 @@ def launches():
 
     Item ids int32 and int64 (the engine hands the kernels their uint64 bit patterns), offsets
     int32 and int64 (the cuDF adapter gives int64, direct callers may give int32), integer keys,
-    string keys and no key (content-keyed rows), with and without a pad id.
+    string keys and no key (content-keyed rows), with and without a pad id, one thread or one warp
+    per row.
     """
     import numpy as np
 
@@ -112,8 +113,9 @@ def launches():
         for offsets in (np.array([0, 1, 3], dtype=np.int32), np.array([0, 1, 3], dtype=np.int64)):
             for key_name, row_keys in keys.items():
                 for pad_id in (0, None):
-                    kernels_gpu.mask_random(values, offsets, row_keys, seed=1, epoch=0, prob=0.2,
-                                            pad_id=pad_id, max_masked=None if pad_id is None else 3)
+                    for per_row in ("thread", "warp"):
+                        kernels_gpu.mask_random(values, offsets, row_keys, seed=1, epoch=0, prob=0.2, pad_id=pad_id,
+                                                max_masked=None if pad_id is None else 3, per_row=per_row)
             for pad_id in (0, None):
                 kernels_gpu.mask_last(values, offsets, pad_id=pad_id)
     return captured
