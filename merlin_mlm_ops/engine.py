@@ -1,13 +1,19 @@
 """Chooses the implementation of the rules for an array library: fused kernel or reference.
 
 ``backend="auto"`` (the default) takes the fused kernel for the arrays' library (numba on
-NumPy, CUDA on CuPy) when it is importable and the reference otherwise; ``"reference"`` and
-``"fused"`` force one.  The environment variable ``MERLIN_MLM_OPS_BACKEND`` sets the default
-for a process (benchmarks and tests use it to compare both on the same data).
+NumPy, CUDA on CuPy) and the reference otherwise; ``"reference"`` and ``"fused"`` force one.
+The environment variable ``MERLIN_MLM_OPS_BACKEND`` sets the default for a process
+(benchmarks and tests use it to compare both on the same data).
+
+Under ``"auto"`` the fast path is never a reason to fail: when the kernel module cannot be
+imported, or a kernel fails to compile or launch (any exception: an old numba that cannot lower
+it, no libNVVM, a driver error), the engine warns once per array library, saying why, and uses
+the reference (same masks, slower) from then on in this process.  ``"fused"`` raises instead.
 """
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -32,19 +38,37 @@ def _backend(backend):
     return backend
 
 
-def _fused_module(xp, backend):
+#: Array library ("numpy"/"cupy") -> why its fused kernels are not used in this process.
+_FALLEN_BACK: dict = {}
+
+
+def _run(xp, backend, fused_call, reference_call):
+    """``fused_call(kernel module)``, or ``reference_call()`` when the fused path is off or fails."""
     if backend == "reference":
-        return None
+        return reference_call()
+    lib = "numpy" if xp is np else "cupy"
+    if backend == "auto" and lib in _FALLEN_BACK:
+        return reference_call()
     try:
         if xp is np:
             from merlin_mlm_ops import kernels_cpu as fused
         else:
             from merlin_mlm_ops import kernels_gpu as fused
-    except ImportError:
+        return fused_call(fused)
+    except Exception as exc:  # noqa: BLE001 - any compile, toolchain or driver error: see module doc
         if backend == "fused":
             raise
-        return None
-    return fused
+        _fall_back(lib, exc)
+    return reference_call()
+
+
+def _fall_back(lib, exc):
+    reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]
+    _FALLEN_BACK[lib] = reason
+    target = "CPU (numba)" if lib == "numpy" else "CUDA (numba.cuda)"
+    warnings.warn(f"merlin-mlm-ops: the fused {target} masking kernel is unavailable ({reason}); "
+                  f"using the {lib} reference implementation in this process from now on "
+                  "(same masks, slower)", RuntimeWarning, stacklevel=4)
 
 
 def row_keys_from_column(kind, data, offsets, xp=np):
@@ -59,21 +83,20 @@ def random_mask(values, offsets, row_keys, *, seed, epoch, prob, min_masked, max
     """The random mask of flat rows; ``row_keys=None`` keys rows by content and ordinal."""
     xp = array_module(values)
     values_u64 = hashing.as_uint64(values, xp)
-    fused = _fused_module(xp, _backend(backend))
     params = dict(seed=seed, epoch=epoch, prob=prob, min_masked=min_masked,
                   max_masked=max_masked, pad_id=pad_id)
-    if fused is not None:
-        return fused.mask_random(values_u64, offsets, row_keys, **params)
-    if row_keys is None:
-        row_keys = hashing.content_row_keys(values_u64, offsets, xp)
-    return rules.mask_random(values_u64, offsets, row_keys, xp=xp, **params)
+
+    def reference():
+        keys = hashing.content_row_keys(values_u64, offsets, xp) if row_keys is None else row_keys
+        return rules.mask_random(values_u64, offsets, keys, xp=xp, **params)
+
+    return _run(xp, _backend(backend), lambda fused: fused.mask_random(values_u64, offsets, row_keys, **params),
+                reference)
 
 
 def last_mask(values, offsets, *, pad_id, backend=None):
     """The last-eligible-position mask of flat rows."""
     xp = array_module(values)
     values_u64 = hashing.as_uint64(values, xp)
-    fused = _fused_module(xp, _backend(backend))
-    if fused is not None:
-        return fused.mask_last(values_u64, offsets, pad_id=pad_id)
-    return rules.mask_last(values_u64, offsets, pad_id=pad_id, xp=xp)
+    return _run(xp, _backend(backend), lambda fused: fused.mask_last(values_u64, offsets, pad_id=pad_id),
+                lambda: rules.mask_last(values_u64, offsets, pad_id=pad_id, xp=xp))

@@ -1,7 +1,8 @@
 """Fused CPU kernels (numba): one pass per row, equal bit for bit to :mod:`merlin_mlm_ops.rules`.
 
 The reference makes ~20 full passes over temporaries; these kernels make one (the per-row
-logic is :mod:`merlin_mlm_ops.row_kernels`, shared with the GPU kernel).
+logic is :mod:`merlin_mlm_ops.row_kernels`, compiled here by ``numba.njit``, shared with the
+GPU kernel).
 ``tests/test_kernels_match_reference.py`` proves equality on random and edge-case inputs.
 
 The kernels are serial and release the GIL (``nogil``).  A large partition is split into
@@ -26,6 +27,11 @@ import numpy as np
 from merlin_mlm_ops import row_kernels
 from merlin_mlm_ops.kernel_args import last_args, random_args
 
+_ROWS = row_kernels.build(lambda inline: numba.njit(nogil=True, inline="always" if inline else "never"))
+_content_key = _ROWS.content_key
+_mask_random_row = _ROWS.mask_random_row
+_mask_last_row = _ROWS.mask_last_row
+
 #: Below this many items a partition is masked on the calling thread alone.
 PARALLEL_MIN_ITEMS = 2_000_000
 _POOL = None
@@ -38,16 +44,16 @@ def mask_random_kernel(values, offsets, row_keys, use_row_keys, stream_key, thre
     for r in range(row_begin, row_end):
         start = offsets[r]
         end = offsets[r + 1]
-        key = row_keys[r] if use_row_keys else row_kernels.content_key(values, start, end, r)
-        row_kernels.mask_random_row(values, start, end, key, stream_key, threshold, min_masked,
-                                    max_masked, use_pad, pad, out)
+        key = row_keys[r] if use_row_keys else _content_key(values, start, end, r)
+        _mask_random_row(values, start, end, key, stream_key, threshold, min_masked,
+                         max_masked, use_pad, pad, out)
 
 
 @numba.njit(cache=True, nogil=True)
 def mask_last_kernel(values, offsets, use_pad, pad, out, row_begin, row_end):
     """Fill ``out`` with True at the last eligible position of rows [row_begin, row_end)."""
     for r in range(row_begin, row_end):
-        row_kernels.mask_last_row(values, offsets[r], offsets[r + 1], use_pad, pad, out)
+        _mask_last_row(values, offsets[r], offsets[r + 1], use_pad, pad, out)
 
 
 def mask_random(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=1,

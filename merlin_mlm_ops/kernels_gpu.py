@@ -1,21 +1,36 @@
 """Fused GPU kernels (numba.cuda, one thread per row) on CuPy arrays.
 
-They compile the same per-row source as the CPU kernels (:mod:`merlin_mlm_ops.row_kernels`),
-so CPU and GPU masks are equal by construction, and are tested against the NumPy reference:
-on a GPU by ``tests/test_gpu.py`` and ``ci/gpu-check.sh``, elsewhere through numba's CUDA
-simulator (``NUMBA_ENABLE_CUDASIM=1``, which runs the kernels on NumPy arrays).
+They compile the same per-row source as the CPU kernels (:mod:`merlin_mlm_ops.row_kernels`,
+here through ``cuda.jit(device=True)``), so CPU and GPU masks are equal by construction, and
+are tested against the NumPy reference: on a GPU by ``tests/test_gpu.py`` and
+``ci/gpu-check.sh``, elsewhere through numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
+which runs the kernels on NumPy arrays), and compiled to PTX for every signature the engine
+launches by ``tests/test_kernels_compile_ptx.py`` (no GPU needed).
 
-Importing this module needs ``numba.cuda``; ``engine`` falls back to the CuPy reference when
-it is missing.
+Kernels are launched on CuPy's current stream, so they are ordered with the CuPy work around
+them also under per-thread default streams.  Importing this module needs ``numba.cuda``;
+``engine`` falls back to the CuPy reference when it is missing or a kernel fails to compile
+or launch.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import cuda
 
 from merlin_mlm_ops import row_kernels
 from merlin_mlm_ops.kernel_args import last_args, random_args
 
 THREADS_PER_BLOCK = 128
+WARPS_PER_BLOCK = THREADS_PER_BLOCK // 32
+COUNTS_SHAPE = (2, WARPS_PER_BLOCK)
+
+_ROWS = row_kernels.build(lambda inline: cuda.jit(device=True))
+_mix = _ROWS.mix
+_position_hash = _ROWS.position_hash
+_settle = _ROWS.settle
+_content_key = _ROWS.content_key
+_mask_random_row = _ROWS.mask_random_row
+_mask_last_row = _ROWS.mask_last_row
 
 
 @cuda.jit
@@ -25,22 +40,82 @@ def mask_random_kernel(values, offsets, row_keys, use_row_keys, stream_key, thre
     if r < offsets.shape[0] - 1:
         start = offsets[r]
         end = offsets[r + 1]
-        key = row_keys[r] if use_row_keys else row_kernels.content_key(values, start, end, r)
-        row_kernels.mask_random_row(values, start, end, key, stream_key, threshold, min_masked,
-                                    max_masked, use_pad, pad, out)
+        key = row_keys[r] if use_row_keys else _content_key(values, start, end, r)
+        _mask_random_row(values, start, end, key, stream_key, threshold, min_masked,
+                         max_masked, use_pad, pad, out)
+
+
+@cuda.jit
+def mask_random_warp_kernel(values, offsets, row_keys, use_row_keys, stream_key, threshold,
+                            min_masked, max_masked, use_pad, pad, out):
+    """The same mask, one warp per row: lanes take every 32nd position, so the hashing of a
+    long row is spread over 32 threads and its loads are coalesced; the rare rows whose draw
+    must be corrected (``k != drawn``) are settled by lane 0 with the row logic.
+
+    Per-row sums go through shared-memory atomics rather than warp shuffles, which numba's CUDA
+    simulator (the CI check) does not provide; hence block barriers, which every thread must
+    reach: no early return.
+    """
+    key_sum = cuda.shared.array(WARPS_PER_BLOCK, dtype=np.uint64)
+    counts = cuda.shared.array(COUNTS_SHAPE, dtype=np.int64)  # drawn, eligible
+    w = cuda.threadIdx.x // 32
+    lane = cuda.threadIdx.x % 32
+    r = cuda.grid(1) // 32
+    active = r < offsets.shape[0] - 1
+    start = offsets[r] if active else 0
+    end = offsets[r + 1] if active else 0
+    if lane == 0:
+        key_sum[w] = 0
+        counts[0, w] = 0
+        counts[1, w] = 0
+    cuda.syncthreads()
+    if active and not use_row_keys:  # row_kernels.content_key, summed across lanes (mod 2**64)
+        part = np.uint64(0)
+        for i in range(start + lane, end, 32):
+            part += _position_hash(values[i], start, i)
+        cuda.atomic.add(key_sum, w, part)
+    cuda.syncthreads()
+    row_hash = np.uint64(0)
+    if active:
+        key = row_keys[r] if use_row_keys else _mix(key_sum[w] + _mix(np.uint64(r + 1) * row_kernels.GOLDEN))
+        row_hash = _mix(key ^ stream_key)
+        drawn = 0
+        n_eligible = 0
+        for i in range(start + lane, end, 32):
+            eligible = not use_pad or values[i] != pad
+            hit = eligible and (_position_hash(row_hash, start, i) >> row_kernels.S11) < threshold
+            n_eligible += eligible
+            drawn += hit
+            out[i] = hit
+        cuda.atomic.add(counts, (0, w), drawn)
+        cuda.atomic.add(counts, (1, w), n_eligible)
+    cuda.syncthreads()  # also orders the other lanes' writes to out before lane 0 reads them
+    if active and lane == 0:
+        _settle(values, start, end, row_hash, use_pad, pad, out, counts[0, w], counts[1, w],
+                min_masked, max_masked)
 
 
 @cuda.jit
 def mask_last_kernel(values, offsets, use_pad, pad, out):
     r = cuda.grid(1)
     if r < offsets.shape[0] - 1:
-        row_kernels.mask_last_row(values, offsets[r], offsets[r + 1], use_pad, pad, out)
+        _mask_last_row(values, offsets[r], offsets[r + 1], use_pad, pad, out)
 
 
 def _launch(kernel, args, n_rows):
     if n_rows > 0:
-        blocks = (n_rows + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-        kernel[blocks, THREADS_PER_BLOCK](*args)
+        threads = n_rows * (32 if kernel is mask_random_warp_kernel else 1)
+        blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+        kernel[blocks, THREADS_PER_BLOCK, _stream(args[0])](*args)
+
+
+def _stream(values):
+    """CuPy's current stream as a numba stream (numba's default would be the legacy stream)."""
+    if isinstance(values, np.ndarray):  # NumPy arrays under the CUDA simulator
+        return 0
+    import cupy
+
+    return cuda.external_stream(cupy.cuda.get_current_stream().ptr)
 
 
 def _xp(values):
@@ -50,12 +125,19 @@ def _xp(values):
 
 
 def mask_random(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=1,
-                max_masked=None, pad_id=0):
-    """Fused equivalent of :func:`rules.mask_random` on device arrays."""
+                max_masked=None, pad_id=0, per_row="thread"):
+    """Fused equivalent of :func:`rules.mask_random` on device arrays.
+
+    ``per_row``: ``"thread"`` (default) runs one thread per row, ``"warp"`` one warp per row
+    (meant for long rows; same masks; not yet timed on a GPU, see ``benchmarks/mask_gpu.py``).
+    """
+    if per_row not in ("thread", "warp"):
+        raise ValueError(f"per_row must be 'thread' or 'warp', got {per_row!r}")
     xp = _xp(values_u64)
     out = xp.empty(values_u64.shape[0], dtype=xp.bool_)
     args = random_args(values_u64, offsets, row_keys, seed, epoch, prob, min_masked, max_masked, pad_id, xp)
-    _launch(mask_random_kernel, (*args, out), offsets.shape[0] - 1)
+    kernel = mask_random_warp_kernel if per_row == "warp" else mask_random_kernel
+    _launch(kernel, (*args, out), offsets.shape[0] - 1)
     return out
 
 

@@ -86,3 +86,20 @@ def test_cudf_partition_masks_equal_pandas_partition_masks():
         cpu = op.transform(ColumnSelector(["item_ids", "category"]), df)["item_ids_mask"]
         gpu = op.transform(ColumnSelector(["item_ids", "category"]), gdf)["item_ids_mask"].to_arrow().to_pylist()
         assert [list(map(bool, m)) for m in cpu] == gpu
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("keyed", [False, True])
+def test_gpu_warp_per_row_kernel_equals_numpy(params, keyed):
+    import cupy
+
+    from merlin_mlm_ops import kernels_gpu
+
+    values, offsets = random_rows(200_000, max_len=200, pad_frac=0.1, seed=8)
+    keys = hashing.as_uint64(np.arange(len(offsets) - 1, dtype=np.int64) * 7919) if keyed else None
+    v64 = hashing.as_uint64(values)
+    want = rules.mask_random(v64, offsets, keys if keyed else hashing.content_row_keys(v64, offsets),
+                             seed=11, epoch=3, **params)
+    got = kernels_gpu.mask_random(cupy.asarray(v64), cupy.asarray(offsets), None if keys is None else cupy.asarray(keys),
+                                  seed=11, epoch=3, per_row="warp", **params)
+    assert np.array_equal(want, cupy.asnumpy(got))

@@ -115,6 +115,8 @@ def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray,
         raise MaskInputError(op, column, "key is null; every row needs a key", first_row(series.index, null))
     if series.dtype.kind in "iu":  # NumPy and nullable (Int64) integer dtypes alike
         return "int", series.to_numpy(dtype=np.uint64 if series.dtype.kind == "u" else np.int64), None
+    if len(series) == 0:  # a zero-row partition: no keys to hash, whatever the column holds
+        return "int", np.zeros(0, dtype=np.int64), None
     inferred = pd.api.types.infer_dtype(series, skipna=False)
     if inferred == "integer":
         return "int", series.to_numpy(dtype=np.int64), None
