@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import tensorflow as tf
 from merlin.dataloader.tensorflow import Loader
+
+from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, set_untracked
 
 
 class EpochMasks(Loader):
@@ -83,3 +86,41 @@ def _check_same_columns(datasets):
         for name, dtype in first.items():
             if cols[name] != dtype:
                 raise ValueError(f"column '{name}' is {dtype} in epoch 0 but {cols[name]} in epoch {k}")
+
+
+class ValidationPre(tf.keras.callbacks.Callback):
+    """Use ``pre`` for the validation runs of one ``fit`` (``validation_data=``, ``validation_freq=``).
+
+    merlin-models' ``fit`` takes a ``pre`` for training only; a BERT4Rec validation needs its own
+    (``mm.SequenceMaskLast``).  Calling ``evaluate(pre=...)`` from a callback would discard the
+    compiled train function mid-fit; this callback instead sets the test ``pre`` for the whole
+    ``fit`` (untracked, so it is not saved with the model), so the validation step is traced once
+    per ``fit`` and reused at every validation.
+
+    Parameters
+    ----------
+    pre : Layer
+        The ``pre`` for validation, e.g. ``mm.SequenceMaskLast(schema, "item_ids", transformer=bert)``.
+
+    Example
+    -------
+    ``model.fit(EpochMasks(datasets, 128), epochs=50, pre=SequenceMaskPrecomputed(...),
+    validation_data=Loader(valid, 128), validation_freq=5, callbacks=[ValidationPre(mask_last)])``
+    puts ``val_recall_at_10`` etc. into the history every 5 epochs.
+    """
+
+    def __init__(self, pre):
+        super().__init__()
+        self.pre = pre
+
+    def on_train_begin(self, logs=None):
+        configure = getattr(self.pre, "configure_for_test", None)
+        if configure is not None:
+            configure()
+        set_untracked(self.model, "test_pre", self.pre)
+        # a test function traced for another pre must not be used; one for an equal pre is
+        CompiledFunctions.select(self.model, "test_function", self.pre)
+
+    def on_train_end(self, logs=None):
+        CompiledFunctions.remember(self.model, "test_function", self.pre)
+        del_untracked(self.model, "test_pre")
