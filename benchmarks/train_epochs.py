@@ -12,6 +12,7 @@ time of the whole training, and their ratios to in-graph masking.
 
     python benchmarks/train_epochs.py                       # ~2 min on 2 cores
     python benchmarks/train_epochs.py --sessions 500 --epochs 3 --rounds 1   # quick
+    python benchmarks/train_epochs.py --write    # also rewrite the README's table
 """
 from __future__ import annotations
 
@@ -111,6 +112,7 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--prob", type=float, default=0.3)
+    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block train-epochs)")
     args = parser.parse_args(argv)
 
     from merlin_mlm_ops.tf.toy import masked_epochs
@@ -122,8 +124,6 @@ def main(argv=None):
         for _ in range(args.rounds):
             for name, run in VARIANTS.items():
                 times[name].append(run(datasets, schema, args))
-    print(f"{args.sessions:,} sessions, {args.epochs} epochs, batch {args.batch_size}, d={args.dim}, "
-          f"{args.layers} layers; {args.rounds} interleaved round(s); seconds")
     rows = {}
     for name, runs in times.items():
         steady = statistics.median(t for run in runs for t in run[1:])
@@ -131,10 +131,20 @@ def main(argv=None):
         total = statistics.median(sum(run) for run in runs)
         rows[name] = (steady, first, total)
     base = rows["in-graph SequenceMaskRandom"]
-    print("| variant | epoch 2.. (median) | first epoch | whole training | steady ratio | whole ratio |")
-    print("|---|---|---|---|---|---|")
+    lines = ["| variant | epoch 2.. (median, s) | first epoch (s) | whole training (s) | epoch ratio | whole ratio |",
+             "|---|---|---|---|---|---|"]
     for name, (steady, first, total) in rows.items():
-        print(f"| {name} | {steady:.2f} | {first:.2f} | {total:.1f} | {steady / base[0]:.2f}x | {total / base[2]:.2f}x |")
+        lines.append(f"| {name} | {steady:.2f} | {first:.2f} | {total:.1f} | {steady / base[0]:.2f}x | "
+                     f"{total / base[2]:.2f}x |")
+    lines += ["", f"({args.sessions:,} sessions, {args.epochs} epochs, batch {args.batch_size}, d={args.dim}, "
+              f"{args.layers} layers; median over {args.rounds} interleaved round(s); ratios to in-graph masking; "
+              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} shared cores, noisy.)"]
+    print("\n".join(lines))
+    if args.write:
+        from merlin_mlm_ops.doc_blocks import replace_block
+
+        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+        replace_block(readme, "train-epochs", "\n".join(lines), section="## Training on the precomputed masks (Keras, merlin-models)")
     return rows
 
 

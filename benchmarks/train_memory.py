@@ -17,6 +17,7 @@ merlin-models' compile-cache reset on every call (merlin_mlm_ops.tf.compat), to 
 it causes.
 
     python benchmarks/train_memory.py                  # 50 epochs, ~5 min on 2 cores
+    python benchmarks/train_memory.py --write          # also rewrite the README's table
     python benchmarks/train_memory.py --epochs 12      # quick
     python benchmarks/train_memory.py --protocols "fit per epoch, compile cache reset" --epochs 12
 """
@@ -33,6 +34,8 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore")
 
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+SECTION = "## Training on the precomputed masks (Keras, merlin-models)"
 PROTOCOLS = ("one fit", "fit per epoch", "fit per epoch, compile cache reset")
 
 
@@ -134,6 +137,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--protocols", default=",".join(PROTOCOLS[:2]),
                         help=f"comma-separated, of: {', '.join(PROTOCOLS)}")
+    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block train-memory)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -142,17 +146,23 @@ def main(argv=None):
     rows = []
     for protocol in args.protocols.split(","):
         print(f"{protocol}:", flush=True)
-        cmd = [sys.executable, __file__, "--child", protocol] + [a for a in (argv or sys.argv[1:])]
+        cmd = [sys.executable, __file__, "--child", protocol] + [a for a in (argv or sys.argv[1:]) if a != "--write"]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
         rows.append(next(line for line in out.splitlines() if line.startswith("RESULT|")).split("|")[1:])
     e5 = min(5, args.epochs)
-    print(f"\n{args.epochs} epochs, a fresh mask every epoch, validation every {args.every}; "
-          f"{args.sessions:,} sessions, d={args.dim}, 1 layer, batch {args.batch_size}")
-    print(f"| protocol | RSS after epoch {e5} (MB) | after epoch {args.epochs} (MB) | ratio | "
-          "train step traced | validation traced | wall (s) | last validation |")
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [f"| protocol | RSS after epoch {e5} (MB) | after epoch {args.epochs} (MB) | ratio | "
+             "train step traced | validation traced | wall (s) | last validation |",
+             "|---|---|---|---|---|---|---|---|"]
     for protocol, first, last, ratio, tt, vt, wall, metrics in rows:
-        print(f"| {protocol} | {first} | {last} | {ratio} | {tt}x | {vt}x | {wall} | {metrics} |")
+        lines.append(f"| {protocol} | {first} | {last} | {ratio} | {tt}x | {vt}x | {wall} | {metrics} |")
+    lines += ["", f"({args.epochs} epochs, a fresh mask every epoch, validation every {args.every}; "
+              f"{args.sessions:,} sessions, d={args.dim}, 1 layer, batch {args.batch_size}; "
+              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} shared cores, wall times noisy.)"]
+    print("\n" + "\n".join(lines))
+    if args.write:
+        from merlin_mlm_ops.doc_blocks import replace_block
+
+        replace_block(README, "train-memory", "\n".join(lines), section=SECTION)
     return rows
 
 
