@@ -1,7 +1,9 @@
 """Fixes for the TensorFlow/Keras and merlin-models behaviour our training path trips on.
 
-Each fix is detected by behaviour (not by version string) and is a no-op where the
-dependency already behaves; ``tests/test_tf_compat.py`` compares each against the original.
+Checked on TensorFlow/Keras 2.12 and merlin-models 23.12.  Each fix acts only where the
+dependency misbehaves, so it is a no-op on a version that behaves (fix 1 drops a dependency
+only if it outlived its attribute; fix 2 acts only inside merlin-models' own compile-cache
+reset); ``tests/test_tf_compat.py`` compares each against the original behaviour.
 
 1. Keras 2.12: ``del layer.attr`` of a tracked layer attribute removes the object from the
    layer's sublayers but not from its checkpoint dependencies (``Layer.__delattr__`` skips
@@ -10,8 +12,8 @@ dependency already behaves; ``tests/test_tf_compat.py`` compares each against th
    ``load_model``.  :func:`forget_attribute` drops such a leftover dependency.
 2. merlin-models 23.12: ``fit/evaluate(pre=...)`` discard the model's compiled train, test
    and predict functions on every call (``_reset_compile_cache``), so every call traces its
-   step again, and the discarded graphs are not given back (RSS grows ~85 MB per call for a
-   small BERT4Rec, benchmarks/train_memory.py).  :class:`CompiledFunctions` keeps each
+   step again, and the discarded graphs stay alive (the number of live FuncGraphs grows with
+   every call; RSS grows ~85 MB per call for a small BERT4Rec, benchmarks/train_memory.py).  :class:`CompiledFunctions` keeps each
    function with the ``pre`` it was traced with and puts it back when the next call's ``pre``
    traces the same graph (:func:`trace_key`).
 """
@@ -34,7 +36,7 @@ def deleted_attributes_stay_tracked() -> bool:
 
 def forget_attribute(layer, name: str):
     """Drop ``layer``'s checkpoint dependency ``name`` if its attribute is gone (fix 1)."""
-    if not hasattr(layer, name) and name in layer._unconditional_dependency_names:
+    if not hasattr(layer, name) and name in getattr(layer, "_unconditional_dependency_names", ()):
         layer._delete_tracking(name)
 
 
@@ -44,6 +46,7 @@ def set_untracked(obj, name: str, value):
 
 
 def del_untracked(obj, name: str):
+    """Remove an attribute set by :func:`set_untracked` (nothing if absent)."""
     if name in vars(obj):
         object.__delattr__(obj, name)
 
@@ -53,17 +56,19 @@ def trace_key(pre):
 
     Only for ``pre`` classes that hold no state of their own and configure the transformer
     idempotently: :class:`~merlin_mlm_ops.tf.SequenceMaskPrecomputed` and ``mm.SequenceMaskLast``
-    with the same configuration and transformer (stock ``SequenceMaskRandom.configure_for_train``
-    creates a new [MASK] variable on every call: a function traced before would use the old one).
+    (and their subclasses, which must not add state) of the same class, configuration and
+    transformer.  Stock ``SequenceMaskRandom.configure_for_train`` creates a new [MASK] variable
+    on every call: a function traced before would use the old one, so it gets None.
     """
     import merlin.models.tf as mm
 
     from merlin_mlm_ops.tf.merlin_models import SequenceMaskPrecomputed
 
-    if type(pre) not in (SequenceMaskPrecomputed, mm.SequenceMaskLast):
+    if not isinstance(pre, (SequenceMaskPrecomputed, mm.SequenceMaskLast)):
         return None
-    config = {k: v for k, v in pre.get_config().items() if k != "name"}
-    return type(pre), id(pre.transformer), repr(sorted(config.items(), key=lambda kv: kv[0]))
+    # (not get_config: it holds generated layer names, different for every instance)
+    schema = tuple((c.name, c.dtype.name, tuple(sorted(str(t) for t in c.tags))) for c in pre.schema)
+    return type(pre), id(pre.transformer), pre.target_name, getattr(pre, "mask_column", None), schema
 
 
 class CompiledFunctions:

@@ -6,11 +6,18 @@ Keras masks on inputs and targets, and configures the transformer block for mask
 the way ``SequenceMaskRandom`` does.  Evaluation (``pre=mm.SequenceMaskLast(...)``) and
 inference work unchanged.
 
-Importing this module extends ``mm.Model.fit`` in one respect, only for a fit whose ``pre`` is
-a :class:`SequenceMaskPrecomputed`: merlin-models narrows a Loader to the model's input
-features before training, which would drop the mask column; here the columns tagged
-``mlm_mask`` are kept for the ``pre`` (which removes them before the model sees its inputs),
-and an unbuilt model is first built on a batch without them.
+Importing this module extends ``mm.Model`` in three respects:
+
+- ``fit`` with a :class:`SequenceMaskPrecomputed` ``pre``: merlin-models narrows a Loader to the
+  model's input features before training, which would drop the mask column; here the columns
+  tagged ``mlm_mask`` are kept for the ``pre`` (which removes them before the model sees its
+  inputs), a Loader that was already peeked is restarted first, and an unbuilt model is built
+  on a batch without them.
+- ``fit``/``evaluate``/``predict`` with any ``pre`` leave no checkpoint dependency on it, so a
+  saved model does not carry the last ``pre`` (compat fix 1 in :mod:`merlin_mlm_ops.tf.compat`).
+- A call whose ``pre`` equals the previous call's (:func:`~merlin_mlm_ops.tf.compat.trace_key`)
+  reuses the step function traced then instead of tracing it again; every retrace costs memory
+  that is never given back (compat fix 2).
 """
 from __future__ import annotations
 
