@@ -77,7 +77,7 @@ class CompiledFunctions:
     ``with CompiledFunctions.reuse(model, "train_function", pre): original_fit(...)`` lets the
     original ``fit`` reset the compile cache as it does, then puts back the train function that
     an earlier call traced for a ``pre`` with the same :func:`trace_key` (if the model was not
-    recompiled and its trainable state is unchanged), and the other functions that were traced
+    recompiled and its trainable variables are unchanged), and the other functions that were traced
     for a known ``pre``; afterwards it keeps this call's function for the next call.
     """
 
@@ -104,7 +104,7 @@ class CompiledFunctions:
         """Set ``model.<function_name>`` to the function traced for an equal ``pre``, else None
         (Keras then traces it anew)."""
         key, saved = cls._key(model, pre), cls._cache(model).get(function_name)
-        same = key is not None and saved is not None and saved[0] == key and saved[2] == model._compiled_trainable_state
+        same = key is not None and saved is not None and saved[0] == key and saved[2] == _trainable_ids(model)
         setattr(model, function_name, saved[1] if same else None)
 
     @classmethod
@@ -112,7 +112,7 @@ class CompiledFunctions:
         """Keep ``model.<function_name>`` as the function traced for ``pre``."""
         key, fn = cls._key(model, pre), getattr(model, function_name, None)
         if key is not None and fn is not None:
-            cls._cache(model)[function_name] = (key, fn, model._compiled_trainable_state)
+            cls._cache(model)[function_name] = (key, fn, _trainable_ids(model))
 
     @classmethod
     @contextlib.contextmanager
@@ -140,3 +140,9 @@ class CompiledFunctions:
 
 
 _FUNCTIONS = ("train_function", "test_function", "predict_function")
+
+
+def _trainable_ids(model):
+    """The variables a traced train step updates (not Keras' trainable state, whose keys include
+    the pre layers attached during each call)."""
+    return tuple(id(v) for v in model.trainable_variables)
