@@ -10,7 +10,7 @@ A small model trained for --epochs epochs on synthetic sessions, a fresh ETL mas
                  with a new pre and Loader each, and ``evaluate(pre=SequenceMaskLast(...))``
                  every N epochs
 
-Each protocol runs in its own process (RSS is per process).  Prints RSS (MB) after epoch 5,
+Each protocol runs in its own process (RSS is per process), side by side.  Prints RSS (MB) after epoch 5,
 after the last epoch, their ratio, and the number of times the train and validation steps were
 traced.  The protocol "fit per epoch, compile cache reset" turns off this package's fix of
 merlin-models' compile-cache reset on every call (merlin_mlm_ops.tf.compat), to show the growth
@@ -119,7 +119,7 @@ def child(protocol, args):
 
     def report(epoch, rss):
         seen[epoch] = rss
-        print(f"  epoch {epoch:3d}: RSS {rss:7.0f} MB, {time.perf_counter() - t0:6.1f} s", file=sys.stderr, flush=True)
+        print(f"  {protocol}, epoch {epoch:3d}: RSS {rss:7.0f} MB, {time.perf_counter() - t0:6.1f} s", file=sys.stderr, flush=True)
 
     train_traces, val_traces, metrics = train(protocol, args, report)
     first, last = seen[min(5, args.epochs)], seen[args.epochs]
@@ -143,11 +143,16 @@ def main(argv=None):
     if args.child:
         return child(args.child, args)
 
-    rows = []
+    # one process per protocol (RSS is per process), run side by side
+    children = []
     for protocol in args.protocols.split(","):
-        print(f"{protocol}:", flush=True)
         cmd = [sys.executable, __file__, "--child", protocol] + [a for a in (argv or sys.argv[1:]) if a != "--write"]
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+        children.append((protocol, subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)))
+    rows = []
+    for protocol, proc in children:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"protocol '{protocol}' failed (exit {proc.returncode})")
         rows.append(next(line for line in out.splitlines() if line.startswith("RESULT|")).split("|")[1:])
     e5 = min(5, args.epochs)
     lines = [f"| protocol | RSS after epoch {e5} (MB) | after epoch {args.epochs} (MB) | ratio | "

@@ -4,10 +4,9 @@
    probability --transition, else by a Zipf-popular item.
 2. ETL with NVTabular: Categorify, then MaskRandom (one differently masked copy per training
    epoch, `epoch=k`).  Each session's last item is held out for evaluation.
-3. A small merlin-models BERT4Rec trained on the ETL masks in one
-   `model.fit(EpochMasks(masked copies), epochs=E, pre=SequenceMaskPrecomputed(...))` (epoch k
-   sees mask k), and the same model trained with `pre=mm.SequenceMaskRandom(...)` on the same
-   data, epochs and seeds.
+3. A small merlin-models BERT4Rec trained with `model.fit(loader, pre=SequenceMaskPrecomputed(...))`
+   on the ETL masks, and the same model trained with `pre=mm.SequenceMaskRandom(...)` on the
+   same data, epochs and seeds.
 4. Next-item evaluation of the held-out last item with `pre=mm.SequenceMaskLast(...)`:
    Recall@10 and NDCG@10 for both, and for the most-popular baseline, over several seeds
    (mean and standard deviation: the run-to-run spread).
@@ -92,14 +91,16 @@ def evaluate(model, bert, seq_schema, data, args):
 
 
 def train_precomputed(data, args, seed):
-    from merlin_mlm_ops.tf import EpochMasks, SequenceMaskPrecomputed
+    from merlin.dataloader.tensorflow import Loader
+
+    from merlin_mlm_ops.tf import SequenceMaskPrecomputed
 
     model, bert, seq_schema = build_model(data["schema"], args, seed)
-    # one fit, a fresh ETL mask every epoch: epoch k trains on data["masked"][k]
-    loader = EpochMasks(data["masked"], batch_size=args.batch_size, shuffle=True, seed_fn=lambda: seed)
-    pre = SequenceMaskPrecomputed(loader.input_schema.select_by_name(["item_ids", "item_ids_mask"]), "item_ids",
-                                  transformer=bert)
-    losses = model.fit(loader, epochs=args.epochs, pre=pre, verbose=0).history["loss"]
+    losses = []
+    for ds in data["masked"]:  # a fresh ETL mask every epoch
+        pre = SequenceMaskPrecomputed(ds.schema.select_by_name(["item_ids", "item_ids_mask"]), "item_ids", transformer=bert)
+        loader = Loader(ds, batch_size=args.batch_size, shuffle=True, seed_fn=lambda: seed)
+        losses += model.fit(loader, epochs=1, pre=pre, verbose=0).history["loss"]
     return evaluate(model, bert, seq_schema, data, args), losses
 
 
