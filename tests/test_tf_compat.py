@@ -103,6 +103,10 @@ def test_refits_and_evaluations_with_equal_pres_reuse_their_traced_steps(data):
     model.compile(optimizer="adam")  # a recompiled model traces again
     model.fit(Loader(datasets[0], batch_size=64), epochs=1, verbose=0, pre=Counting(schema, "item_ids", transformer=bert))
     assert Counting.traces > traced
+    traced = Counting.traces
+    next(layer for layer in model.layers if "categorical_output" in layer.name).trainable = False  # trace again
+    model.fit(Loader(datasets[0], batch_size=64), epochs=1, verbose=0, pre=Counting(schema, "item_ids", transformer=bert))
+    assert Counting.traces > traced
 
     CompiledFunctions.enabled = False  # merlin-models' own behaviour: every call retraces
     try:

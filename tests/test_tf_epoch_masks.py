@@ -52,6 +52,7 @@ def test_epoch_k_of_one_fit_trains_on_mask_k_and_traces_once(data):
         np.testing.assert_array_equal(seen, flat_mask(datasets[epoch % 3]), err_msg=f"epoch {epoch}")
     assert not np.array_equal(flat_mask(datasets[0]), flat_mask(datasets[1]))
     assert pre.traces <= 2, "the train step was retraced for a later epoch"
+    assert loader.epoch == 4, "a further fit goes on with the next mask"
     assert losses[-1] < 0.95 * losses[0], losses
 
 
