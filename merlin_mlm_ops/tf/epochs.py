@@ -7,8 +7,8 @@ or ``MaskRandom(epoch=k)`` outputs): Keras iterates it once per epoch and calls 
 structure, so ``fit`` traces its train step once for all epochs::
 
     loader = EpochMasks(epoch_datasets("out/masked"), batch_size=128, shuffle=True)
-    model.fit(loader, epochs=20, pre=SequenceMaskPrecomputed(loader.input_schema, "item_ids",
-                                                              transformer=bert))
+    schema = loader.input_schema.select_by_name(["item_ids", "item_ids_mask"])
+    model.fit(loader, epochs=20, pre=SequenceMaskPrecomputed(schema, "item_ids", transformer=bert))
 """
 from __future__ import annotations
 
