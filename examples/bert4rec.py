@@ -13,6 +13,7 @@
 
     python examples/bert4rec.py                 # default size, a few minutes on 2 cores
     python examples/bert4rec.py --seeds 1 --epochs 3 --sessions 600   # a quick look
+    python examples/bert4rec.py --write         # also rewrite the README's table
 """
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ def main(argv=None):
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--mask-seed", type=int, default=1)
     parser.add_argument("--workdir", default="out/bert4rec")
+    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block bert4rec-table)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -161,20 +163,28 @@ def main(argv=None):
             results[name].append((recall, ndcg))
             print(f"  {name}, seed {seed}: recall@10 {recall:.3f}, ndcg@10 {ndcg:.3f}, "
                   f"loss {losses[0]:.2f} -> {losses[-1]:.2f} ({time.perf_counter() - t:.0f} s)")
-    print("\n| variant | Recall@10 | NDCG@10 |\n|---|---|---|")
+    lines = ["| variant | Recall@10 | NDCG@10 |", "|---|---|---|"]
     for name, runs in results.items():
         r, n = np.array(runs).T
         spread = (lambda x: f" ± {x.std(ddof=1):.3f}") if len(runs) > 1 else (lambda x: "")
-        print(f"| {name} | {r.mean():.3f}{spread(r)} | {n.mean():.3f}{spread(n)} |")
-    print(f"\n(mean ± standard deviation over {args.seeds} training seeds; {time.perf_counter() - t0:.0f} s in all)")
+        lines.append(f"| {name} | {r.mean():.3f}{spread(r)} | {n.mean():.3f}{spread(n)} |")
+    lines += ["", f"({args.sessions:,} sessions, {data['cardinality'] - 3} items, {args.epochs} epochs, mean ± standard "
+              f"deviation over {args.seeds} training seeds, {time.perf_counter() - t0:.0f} s on {os.cpu_count()} cores.)"]
     if args.seeds > 1:
         etl, graph = (np.array(results[k]) for k in list(results)[1:])
         for i, metric in enumerate(("Recall@10", "NDCG@10")):
             diff = etl[:, i].mean() - graph[:, i].mean()
             spread = 2 * np.sqrt(etl[:, i].var(ddof=1) / len(etl) + graph[:, i].var(ddof=1) / len(graph))
             verdict = "within" if abs(diff) <= spread else "outside"
-            print(f"{metric}: ETL masks - in-graph = {diff:+.3f}, {verdict} the run-to-run spread "
-                  f"(two standard errors of the difference: {spread:.3f})")
+            lines.append(f"{metric}: ETL masks - in-graph = {diff:+.3f}, {verdict} the run-to-run spread "
+                         f"(two standard errors of the difference: {spread:.3f}).")
+    print("\n" + "\n".join(lines))
+    if args.write:
+        from merlin_mlm_ops.doc_blocks import replace_block
+
+        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+        replace_block(readme, "bert4rec-table", "\n".join(lines),
+                      section="## Training on the precomputed masks (Keras, merlin-models)")
     return results
 
 

@@ -6,13 +6,22 @@ Keras masks on inputs and targets, and configures the transformer block for mask
 the way ``SequenceMaskRandom`` does.  Evaluation (``pre=mm.SequenceMaskLast(...)``) and
 inference work unchanged.
 
-Importing this module extends ``mm.Model.fit`` in one respect, only for a fit whose ``pre`` is
-a :class:`SequenceMaskPrecomputed`: merlin-models narrows a Loader to the model's input
-features before training, which would drop the mask column; here the columns tagged
-``mlm_mask`` are kept for the ``pre`` (which removes them before the model sees its inputs),
-and an unbuilt model is first built on a batch without them.
+Importing this module extends ``mm.Model`` in three respects:
+
+- ``fit`` with a :class:`SequenceMaskPrecomputed` ``pre``: merlin-models narrows a Loader to the
+  model's input features before training, which would drop the mask column; here the columns
+  tagged ``mlm_mask`` are kept for the ``pre`` (which removes them before the model sees its
+  inputs), a Loader that was already peeked is restarted first, and an unbuilt model is built
+  on a batch without them.
+- ``fit``/``evaluate``/``predict`` with any ``pre`` leave no checkpoint dependency on it, so a
+  saved model does not carry the last ``pre`` (compat fix 1 in :mod:`merlin_mlm_ops.tf.compat`).
+- A call whose ``pre`` equals the previous call's (:func:`~merlin_mlm_ops.tf.compat.trace_key`)
+  reuses the step function traced then instead of tracing it again; every retrace costs memory
+  that is never given back (compat fix 2).
 """
 from __future__ import annotations
+
+import functools
 
 import merlin.models.tf as mm
 import tensorflow as tf
@@ -27,9 +36,11 @@ from merlin.models.utils import schema_utils
 from merlin.schema import Schema, Tags
 
 from merlin_mlm_ops.ops.base import MASK_TAG
+from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, forget_attribute, set_untracked
 from merlin_mlm_ops.tf.layers import list_column
 
 _SUFFIXES = ("__values", "__offsets")
+_TARGET_TAGS = [Tags.TARGET, Tags.BINARY_CLASSIFICATION, Tags.REGRESSION]
 
 
 def _mask_keys(name):
@@ -141,21 +152,29 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
 
     def attach(self, model, loader):
         """Give ``loader`` the model's features, its targets and the mask column, and build
-        ``model`` without the mask (called by ``fit`` before training)."""
+        ``model`` without the mask (called by ``fit`` before training, in place of
+        merlin-models' own narrowing of the Loader, which would drop the mask column)."""
         full = loader.input_schema
         if self.mask_column not in full.column_names:
             full = loader.dataset.schema
             if self.mask_column not in full.column_names:
                 raise ValueError(f"mask column '{self.mask_column}' is not in the Loader's dataset "
                                  f"(columns: {full.column_names})")
-        if model.input_schema is not None:
-            targets = loader.input_schema.select_by_tag([Tags.TARGET, Tags.BINARY_CLASSIFICATION, Tags.REGRESSION])
+        mask = _mask_keys(self.mask_column)
+        targets = loader.input_schema.select_by_tag(_TARGET_TAGS)
+        if model.input_schema is None:
+            # as merlin-models binds an unbuilt model to the Loader's features, less the mask
+            features = loader.output_schema.excluding_by_tag(_TARGET_TAGS)
+            model.schema = features.excluding_by_name([c for c in features.column_names if c in mask])
+        if not loader.transforms:
             wanted = model.input_schema + targets + full.select_by_name([self.mask_column])
             if set(wanted.column_names) != set(loader.input_schema.column_names):
+                # A peeked Loader refuses a new schema; Keras restarts it from the first batch anyway.
+                loader.stop()
                 loader.input_schema = wanted
         if not model.built:
             features, _ = loader.peek()
-            model({k: v for k, v in features.items() if k not in _mask_keys(self.mask_column)})
+            model({k: v for k, v in features.items() if k not in mask})
 
     def get_config(self):
         return {**super().get_config(), "mask_column": self.mask_column}
@@ -171,7 +190,7 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
 
 
 def _install():
-    """Extend mm.Model.fit / _maybe_set_schema for SequenceMaskPrecomputed (see module docstring)."""
+    """Extend mm.Model.fit / evaluate / predict / _maybe_set_schema (see the module docstring)."""
     model_cls = mm.Model
     if getattr(model_cls, "_merlin_mlm_ops_installed", False):
         return
@@ -179,24 +198,42 @@ def _install():
     original_set_schema = model_cls._maybe_set_schema
 
     def fit(self, *args, pre=None, **kwargs):
-        if not isinstance(pre, SequenceMaskPrecomputed):
-            return original_fit(self, *args, pre=pre, **kwargs)
-        self._mlm_precomputed_pre = pre
+        # Kept untracked: Keras would save a tracked pre with the model.
+        set_untracked(self, "_mlm_precomputed_pre", pre if isinstance(pre, SequenceMaskPrecomputed) else None)
         try:
-            return original_fit(self, *args, pre=pre, **kwargs)
+            with CompiledFunctions.reuse(self, "train_function", pre):
+                return original_fit(self, *args, pre=pre, **kwargs)
         finally:
-            del self._mlm_precomputed_pre
+            del_untracked(self, "_mlm_precomputed_pre")
+            forget_attribute(self, "train_pre")
 
     def _maybe_set_schema(self, maybe_loader):
-        original_set_schema(self, maybe_loader)
         pre = getattr(self, "_mlm_precomputed_pre", None)
         if pre is not None and isinstance(maybe_loader, Loader):
             pre.attach(self, maybe_loader)
+        else:
+            original_set_schema(self, maybe_loader)
 
     fit.__doc__ = original_fit.__doc__
     model_cls.fit = fit
     model_cls._maybe_set_schema = _maybe_set_schema
+    for method, role in (("evaluate", "test"), ("predict", "predict")):
+        setattr(model_cls, method, _with_fixes(getattr(model_cls, method), role))
     model_cls._merlin_mlm_ops_installed = True
+
+
+def _with_fixes(method, role):
+    """``method`` (evaluate or predict) reusing its compiled function for an equal ``pre`` and
+    leaving no checkpoint dependency on its ``pre`` (compat fixes 2 and 1)."""
+    @functools.wraps(method)
+    def wrapped(self, *args, pre=None, **kwargs):
+        try:
+            with CompiledFunctions.reuse(self, f"{role}_function", pre):
+                return method(self, *args, pre=pre, **kwargs)
+        finally:
+            forget_attribute(self, f"{role}_pre")
+
+    return wrapped
 
 
 _install()
