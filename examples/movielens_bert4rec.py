@@ -128,10 +128,10 @@ def prepare(args):
         "n_users": len(full),
         "n_ratings": int(offsets[-1]),
         "train": train,
-        "train_ds": Dataset(train[["item_ids"]], cpu=True, schema=seq_schema),
+        "train_lengths": np.diff(train_offsets),
         "mask_schema": mask_wf.output_schema,
-        "valid": (Dataset(valid, cpu=True, schema=seq_schema), second_last),
-        "test": (Dataset(test, cpu=True, schema=seq_schema), last),
+        "valid": (by_length(valid, seq_schema), second_last),
+        "test": (by_length(test, seq_schema), last),
         # every rated movie of each user (never a sampled negative) and the popularity to sample by
         "history": (user_of, values),
         "popularity": np.bincount(values, minlength=cardinality),
@@ -143,18 +143,50 @@ def prepare(args):
     }
 
 
+def by_length(frame, schema):
+    """An evaluation set sorted by sequence length (little padding per batch) and the sort order."""
+    from merlin.io import Dataset
+
+    order = np.argsort(frame["item_ids"].map(len).to_numpy(), kind="stable")
+    return Dataset(frame.iloc[order].reset_index(drop=True), cpu=True, schema=schema), order
+
+
+def batch_order(lengths, batch_size, seed, pool=16):
+    """A training row order for one epoch: shuffled, then sorted by length within pools of
+    ``pool`` batches, with the batches in random order. A batch is padded to its longest row,
+    and ML-1M's lengths run from 3 to 200: random batches would nearly all pad to 200."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    size = batch_size * pool
+    pools = [p[np.argsort(lengths[p], kind="stable")] for p in np.split(order, range(size, len(order), size))]
+    batches = np.split(np.concatenate(pools), range(batch_size, len(order), batch_size))
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))])
+
+
+def training_set(data, args, epoch, masked):
+    """The training rows of ``epoch`` in :func:`batch_order`, with the ETL mask of that epoch if
+    ``masked`` (a pure function of seed, epoch, user and position)."""
+    from merlin.io import Dataset
+
+    order = batch_order(data["train_lengths"], args.batch_size, args.seed + epoch)
+    if masked:
+        frame, schema = masked_epoch(data, args, epoch), data["mask_schema"]
+    else:
+        frame, schema = data["train"][["item_ids"]], data["seq_schema"]
+    return Dataset(frame.iloc[order].reset_index(drop=True), cpu=True, schema=schema)
+
+
 def masked_epoch(data, args, epoch):
-    """The training set with the ETL mask of ``epoch`` (a pure function of seed, epoch, user, position)."""
+    """The training frame with the ETL mask of ``epoch`` (a pure function of seed, epoch, user, position)."""
     import pandas as pd
     from merlin.dag import ColumnSelector
-    from merlin.io import Dataset
 
     from merlin_mlm_ops import MaskRandom
 
     op = MaskRandom(prob=args.prob, seed=args.mask_seed, key="user_id", epoch=epoch)
     train = data["train"]
     out = op.transform(ColumnSelector(["item_ids"]), train)
-    return Dataset(pd.concat([train[["user_id"]], out], axis=1), cpu=True, schema=data["mask_schema"])
+    return pd.concat([train[["user_id"]], out], axis=1)
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -252,7 +284,7 @@ class Variant:
     def _build(self):
         from merlin.dataloader.tensorflow import Loader
 
-        features, _ = Loader(self.data["valid"][0], batch_size=2, shuffle=False).peek()
+        features, _ = Loader(self.data["valid"][0][0], batch_size=2, shuffle=False).peek()
         self.model(features)
         self.model.optimizer.build(self.model.trainable_variables)
 
@@ -263,14 +295,10 @@ class Variant:
 
         for _ in range(epochs):
             epoch = self.state["epoch"]
-            seed = self.args.seed + epoch
             t = time.perf_counter()
-            if self.key == "etl":  # a fresh ETL mask every epoch
-                loader = Loader(masked_epoch(self.data, self.args, epoch), batch_size=self.args.batch_size,
-                                shuffle=True, seed_fn=lambda: seed)
-            else:
-                loader = Loader(self.data["train_ds"], batch_size=self.args.batch_size, shuffle=True,
-                                seed_fn=lambda: seed)
+            # the same row order for both variants; the ETL one carries a fresh mask every epoch
+            loader = Loader(training_set(self.data, self.args, epoch, masked=self.key == "etl"),
+                            batch_size=self.args.batch_size, shuffle=False)
             history = self.model.fit(loader, epochs=1, pre=self.pre, verbose=0)
             self.state["train_seconds"] += time.perf_counter() - t
             self.state["epoch"] = epoch + 1
@@ -282,8 +310,10 @@ class Variant:
     def scores(self, split):
         from merlin.dataloader.tensorflow import Loader
 
-        ds, _ = self.data[split]
-        return np.asarray(self.model.predict(Loader(ds, batch_size=self.args.batch_size, shuffle=False), verbose=0))
+        (ds, order), _ = self.data[split]
+        scores = np.empty((len(order), self.data["cardinality"]), dtype=np.float32)
+        scores[order] = self.model.predict(Loader(ds, batch_size=self.args.batch_size, shuffle=False), verbose=0)
+        return scores
 
     def evaluate(self, split):
         return evaluate(self.scores(split), self.data, split, self.args)
@@ -300,7 +330,10 @@ def sample_negatives(data, n, seed):
     rng = np.random.default_rng(seed)
     keys = logp[None, :] + rng.gumbel(size=(data["n_users"], len(logp)))
     keys[user_of, items] = -np.inf
-    n = min(n, int(np.isfinite(keys).sum(axis=1).min()))
+    available = np.isfinite(keys).sum(axis=1)
+    if available.min() < n:
+        row = int(np.argmin(available))
+        raise ValueError(f"--negatives {n}: user row {row} has only {available[row]} unrated items to sample from")
     return np.argpartition(-keys, n - 1, axis=1)[:, :n]
 
 
@@ -421,8 +454,11 @@ def main(argv=None):
     args = parse(argv)
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    except RuntimeError:  # TensorFlow already running in this process (tests): keep its setting
+        pass
     t0 = time.perf_counter()
     data = prepare(args)
     print(f"ML data: {data['n_users']:,} users, {data['cardinality'] - N_SPECIAL:,} items, "
