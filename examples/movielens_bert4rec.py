@@ -154,7 +154,7 @@ def by_length(frame, schema):
 def batch_order(lengths, batch_size, seed, pool=16):
     """A training row order for one epoch: shuffled, then sorted by length within pools of
     ``pool`` batches, with the batches in random order. A batch is padded to its longest row,
-    and ML-1M's lengths run from 3 to 200: random batches would nearly all pad to 200."""
+    and ML-1M's training lengths run from 16 to 200: random batches would nearly all pad to 200."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths))
     size = batch_size * pool
