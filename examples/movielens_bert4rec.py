@@ -451,6 +451,8 @@ def parse(argv):
     p.add_argument("--workdir", default=None, help="ETL output (default <cache>/movielens-etl)")
     p.add_argument("--write", action="store_true", help="write the table and curve into --docs")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs", "movielens.md"))
+    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
+                   help="also rewrite its movielens-table block with --write ('' for none)")
     args = p.parse_args(argv)
     bad = set(args.variants.split(",")) - set(VARIANTS)
     if bad:
@@ -522,6 +524,9 @@ def main(argv=None):
         replace_block(args.docs, "movielens-table", text + "\n\n" + summary + "\n\n"
                       f"![validation NDCG@10 per epoch]({os.path.basename(png)})", section="## Results")
         print(f"wrote {args.docs} and {png}")
+        if args.readme:
+            replace_block(args.readme, "movielens-table", text + "\n\n" + summary)
+            print(f"wrote {args.readme}")
     if log:
         log.close()
     return results

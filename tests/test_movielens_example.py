@@ -33,7 +33,7 @@ def tiny_ratings(path, users=24, items=40, seed=0):
 def run(example, tmp_path, *extra):
     return example.main(["--inter", str(tmp_path / "r.inter"), "--cache", str(tmp_path / "cache"),
                          "--max-len", "8", "--dim", "16", "--layers", "1", "--batch-size", "16",
-                         "--negatives", "10", "--min-count", "1", "--docs", str(tmp_path / "movielens.md"),
+                         "--negatives", "10", "--min-count", "1", "--docs", str(tmp_path / "movielens.md"), "--readme", "",
                          *extra])
 
 
