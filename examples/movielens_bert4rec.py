@@ -135,9 +135,10 @@ def prepare(args):
         # every rated movie of each user (never a sampled negative) and the popularity to sample by
         "history": (user_of, values),
         "popularity": np.bincount(values, minlength=cardinality),
-        # most-popular's scores: training counts only (no validation or test item is counted)
-        "train_counts": np.bincount(train_values, minlength=cardinality) if len(train_values) else
-        np.zeros(cardinality, np.int64),
+        # most-popular's scores: every training rating (also those before the last --max-len),
+        # no validation or test target
+        "train_counts": np.bincount(values[np.repeat(offsets[1:], np.diff(offsets)) - np.arange(len(values)) > 2],
+                                    minlength=cardinality),
         "etl_seconds": time.perf_counter() - t0,
         "train_items": int(train_offsets[-1]),
     }
