@@ -20,3 +20,7 @@ def sessions_df():
     from merlin_mlm_ops.synthetic import make_sessions
 
     return make_sessions(300, n_items=200, mean_length=8, seed=3)
+
+# Runs only inside Triton's python backend (it imports triton_python_backend_utils); the serving
+# tests exercise it through a real server.
+collect_ignore = ["merlin_mlm_ops/serving/executor_model.py"]
