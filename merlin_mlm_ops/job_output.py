@@ -172,6 +172,7 @@ def write_bytes_atomic(path, data):
 
 
 def sha256(path):
+    """Hex SHA-256 of the file at ``path``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
