@@ -7,11 +7,13 @@ at array speed, in this process and in Dask workers that unpickle the operators.
 """
 from merlin_mlm_ops.compat import apply as _apply_compat
 from merlin_mlm_ops.compat.parquet_writer import apply as _close_parquet_files
+from merlin_mlm_ops.compat.schema_any import apply as _pack_schema_deterministically
 from merlin_mlm_ops.ops.base import MASK_TAG, SequenceMaskOperator
 from merlin_mlm_ops.ops.mask_last import MaskLast
 from merlin_mlm_ops.ops.mask_random import MaskRandom
 
 _apply_compat()
 _close_parquet_files()  # merlin-core 23.8's CPU writer leaves its files open (empty on Python 3.10)
+_pack_schema_deterministically()  # the same schema.pbtxt bytes in every process (protobuf 3.20)
 
 __all__ = ["MASK_TAG", "MaskLast", "MaskRandom", "SequenceMaskOperator"]
