@@ -189,8 +189,9 @@ def main(argv=None):
                         f"{rate:,.0f} | {rate / floor:.2f} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {p99 / p50:.2f} | "
                         f"{len(errors)} |")
     if args.write:
-        header = [f"Measured {time.strftime('%Y-%m-%d')} with `nice -n 10 python benchmarks/serve_load.py "
-                  f"--protocol {args.protocol} --write` (Triton 2.51 python backend, {os.cpu_count()} cores, "
+        command = " ".join(["python", "benchmarks/serve_load.py", *(sys.argv[1:] if argv is None else argv)])
+        header = [f"Measured {time.strftime('%Y-%m-%d')} with `{command.split(' --note ')[0]}` "
+                  f"(Triton 2.51 python backend, {os.cpu_count()} cores, "
                   f"server and clients on the same machine; {args.clients} clients x {args.requests} requests x "
                   f"{args.batch} sessions, the same batches in every row).", "",
                   "| run | requests | seconds | sessions/s | x in process | p50 ms | p95 ms | p99 ms | p99/p50 | errors |",
