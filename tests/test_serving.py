@@ -154,7 +154,9 @@ def bad_requests():
     good_values, good_offsets = flat_sessions([[100007, 100014], [100021]])
     ids = lambda m, values, offsets: infer_inputs(m, "item_ids", np.array(values, np.int64), np.array(offsets, np.int32))
     return {
-        "missing input": (lambda m: infer_inputs(m, "item_ids", good_values, good_offsets)[:1], "item_ids__offsets"),
+        # Triton itself answers this one; before ~2.40 its message counts inputs instead of naming them
+        "missing input": (lambda m: infer_inputs(m, "item_ids", good_values, good_offsets)[:1],
+                          ("item_ids__offsets", "expected 2 inputs but got 1 inputs")),
         "wrong dtype": (lambda m: infer_inputs(m, "item_ids", good_values.astype(np.float32), good_offsets), "FP32"),
         "offsets past the values": (lambda m: ids(m, good_values, [0, 2, 7]), "offsets must start at 0 and end at the number of values (3), got 0 .. 7"),
         "decreasing offsets": (lambda m: ids(m, good_values, [0, 2, 1, 3]), "column 'item_ids', row 1: offsets decrease"),
@@ -177,6 +179,12 @@ def call_and_fail(server, model_name, protocol, inputs_for):
     return err.value
 
 
+def codes_supported(server):
+    """Whether this Triton's python backend can answer with an error code (400 vs 500): >= 2.40."""
+    version = httpclient.InferenceServerClient(server.http_url).get_server_metadata()["version"]
+    return tuple(int(x) for x in version.split(".")[:2]) >= (2, 40)
+
+
 def assert_one_clean_line(message):
     assert "\n" not in message.strip() and "Traceback" not in message and ".py" not in message and "/srv" not in message
 
@@ -187,8 +195,11 @@ def assert_one_clean_line(message):
 def test_a_bad_request_is_a_client_error_and_the_server_keeps_serving(server, trained, case, protocol, model_name):
     inputs_for, message = bad_requests()[case]
     error = call_and_fail(server, model_name, protocol, inputs_for)
-    assert error.status() == CLIENT_ERROR[protocol], (error.status(), error.message())
-    assert message in error.message()
+    if case == "missing input" or codes_supported(server):
+        assert error.status() == CLIENT_ERROR[protocol], (error.status(), error.message())
+    else:  # an old python backend gives every model error one status: our one line says which it is
+        assert error.status() in (CLIENT_ERROR[protocol], SERVER_ERROR[protocol]), (error.status(), error.message())
+    assert any(m in error.message() for m in ((message,) if isinstance(message, str) else message)), error.message()
     assert_one_clean_line(error.message())
     ok = request(server, model_name, list(trained[2]["item_ids"][:4]), protocol)
     assert all(ok.as_numpy(name) is not None for name in output_names(ok, protocol))
@@ -198,7 +209,9 @@ def test_a_bad_request_is_a_client_error_and_the_server_keeps_serving(server, tr
 def test_a_server_fault_stays_a_server_error_without_its_details(server, trained, protocol):
     good = lambda m: infer_inputs(m, "item_ids", *flat_sessions([[100007, 100014]]))
     error = call_and_fail(server, "mlm_fault", protocol, good)
-    assert error.status() == SERVER_ERROR[protocol], (error.status(), error.message())
+    # an old python backend gives every model error one status (400): only the message tells them apart
+    expected = (SERVER_ERROR[protocol],) if codes_supported(server) else (SERVER_ERROR[protocol], CLIENT_ERROR[protocol])
+    assert error.status() in expected, (error.status(), error.message())
     assert "internal server error (OSError); the server log has the details" in error.message()
     assert_one_clean_line(error.message())
     assert "cannot open /srv/secret/model.bin" in server.log_text()  # the details are in the server log

@@ -48,9 +48,8 @@ class TritonPythonModel(MerlinExecutor):
         except Exception as exc:  # noqa: BLE001 - every failure becomes this request's error response
             client, message = error_reply(exc)
             if not client:
-                pb_utils.Logger.log_error(traceback.format_exc())
-            code = pb_utils.TritonError.INVALID_ARG if client else pb_utils.TritonError.INTERNAL
-            return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message, code))
+                _log_error(traceback.format_exc())
+            return pb_utils.InferenceResponse(output_tensors=[], error=_triton_error(message, client))
 
     def _check(self, request):
         for name in self.ragged:
@@ -60,3 +59,22 @@ class TritonPythonModel(MerlinExecutor):
                 raise RequestError(f"column '{name}': the request needs both {name}__values and {name}__offsets")
             for validator in self.validators:
                 validator.check(name, values.as_numpy(), np.asarray(offsets.as_numpy()))
+
+
+def _triton_error(message, client):
+    """``TritonError`` with the client/server code. Older python backends (Triton < ~2.40, e.g. the
+    Merlin 23.08 containers' 2.35; seen with nvidia-pytriton 0.4.0's) have no codes: every model error
+    gets one status there (400 in that one), and only the one-line message tells a client error from
+    a server fault."""
+    code = getattr(pb_utils.TritonError, "INVALID_ARG" if client else "INTERNAL", None)
+    return pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
+
+
+def _log_error(text):
+    logger = getattr(pb_utils, "Logger", None)  # the python backend's logger, where it has one
+    if logger is not None:
+        logger.log_error(text)
+    else:
+        import sys
+
+        print(text, file=sys.stderr)  # the stub's stderr goes to the server log
