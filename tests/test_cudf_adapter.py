@@ -97,7 +97,8 @@ def test_null_item_error_names_the_row_in_a_slice():
     rows = [[1, 2], [3], [4, None, 6], [7]]
     series = fake_cudf.list_series(rows, index=pd.Index(["a", "b", "c", "d"]))
     for part, row in ((series, "c"), (series.iloc[1:4], "c"), (series.iloc[2:3], "c")):
-        with pytest.raises(MaskInputError, match="column 'item_ids', row 'c': holds null item ids"):
+        with pytest.raises(MaskInputError, match="column 'item_ids', row 'c': null item id at position 1 of the row; "
+                                                 "every item needs an id"):
             cudf_lists.flatten(part, "item_ids", "MaskRandom")
     # A null item outside the slice is not this partition's problem.
     assert cudf_lists.flatten(series.iloc[0:2], "item_ids", "MaskRandom").values.tolist() == [1, 2, 3]

@@ -88,8 +88,12 @@ def _no_null_items(series, elements, offsets_child, column, op, xp):
     first = int(offsets_child[0]) if offsets_child.shape[0] else 0
     null = elements.isnull().values[first:first + int(offsets[-1])]  # items of this column's rows only
     if bool(null.any()):
-        row = int(xp.searchsorted(offsets, xp.flatnonzero(null)[:1], side="right")[0]) - 1
-        raise MaskInputError(op, column, "holds null item ids", series.index[row])
+        item = xp.flatnonzero(null)[:1]
+        row = int(xp.searchsorted(offsets, item, side="right")[0]) - 1
+        position = int(item[0]) - int(offsets[row])
+        # the pandas adapter's wording, so a job's error reads the same on CPU and GPU
+        raise MaskInputError(op, column, f"null item id at position {position} of the row; every item needs an id",
+                             series.index[row])
     return elements.values
 
 
