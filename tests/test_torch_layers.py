@@ -217,6 +217,7 @@ def test_epoch_k_of_one_run_serves_the_kth_masked_copy_and_cycles():
         (batch,) = [x for x, _ in loaders]
         assert torch.equal(batch["item_ids_mask__values"], expected[epoch % 2]), epoch
     assert loaders.epoch == 3
+    assert loaders.batch_size == 8  # other attributes: the next pass's loader's
     resumed = EpochLoaders(datasets, lambda ds: Loader(ds, batch_size=8), epoch=1)
     assert torch.equal(next(iter(resumed))[0]["item_ids_mask__values"], expected[1])
 

@@ -30,7 +30,8 @@ class EpochLoaders:
     epoch : int, default 0
         The epoch the next pass serves (pass the epoch to resume from).
 
-    ``len()`` is the number of batches of the next pass (what training loops read before iterating).
+    ``len()`` is the number of batches of the next pass (what training loops read before iterating), and
+    any other attribute is that of the next pass's loader (T4R's ``Trainer`` reads ``_batch_size``).
     Give it to Transformers4Rec's ``Trainer(..., train_dataloader=loaders)``: its ``train()`` then
     trains epoch k on ``datasets[k]``.
 
@@ -63,6 +64,12 @@ class EpochLoaders:
             self._loader, self._loader_epoch = None, None  # free the old one first
             self._loader, self._loader_epoch = self.make_loader(self.datasets[k]), k
         return self._loader
+
+    def __getattr__(self, name):
+        # only for names not found on self; the guard keeps copy/pickle (no __dict__ yet) from recursing
+        if name.startswith("__") or "_loader_epoch" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.loader(self.epoch), name)
 
     def __len__(self):
         return len(self.loader(self.epoch))

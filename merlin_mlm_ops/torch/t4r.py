@@ -11,7 +11,8 @@ by the mask column that :class:`merlin_mlm_ops.MaskRandom` wrote, in training on
 - :class:`PrecomputedMaskFeatures`, a ``TabularSequenceFeatures`` whose ``forward`` hands the
   batch's mask column to that masking (T4R passes only the embeddings and item ids to masking).
 
-:func:`t4r_schema` prepares the ETL's output schema for T4R. Written against T4R 23.08 (the
+:func:`t4r_schema` prepares the ETL's output schema for T4R; :func:`bert4rec` builds T4R's BERT4Rec on
+either masking. Written against T4R 23.08 (the
 merlin-pytorch:23.08 container's) and checked on 23.12.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from transformers4rec.torch.masking import MaskedLanguageModeling, MaskingInfo, 
 
 from merlin_mlm_ops.torch.layers import as_bool_mask, check_mask_on_items, dense_list_column
 
-__all__ = ["PrecomputedMaskedLanguageModeling", "PrecomputedMaskFeatures", "t4r_schema", "MASK_TAG"]
+__all__ = ["PrecomputedMaskedLanguageModeling", "PrecomputedMaskFeatures", "bert4rec", "t4r_schema", "MASK_TAG"]
 
 MASK_TAG = "mlm_mask"  # merlin_mlm_ops.MASK_TAG, without importing NVTabular
 
@@ -140,3 +141,46 @@ class PrecomputedMaskFeatures(TabularSequenceFeatures):
             mask, _ = dense_list_column(inputs, self.mask_column, 0, "mask")
             self.masking.etl_mask = (self.mask_column, mask)
         return super().forward(inputs, training=training, testing=testing, **kwargs)
+
+
+def bert4rec(schema, max_sequence_length, d_model=64, n_head=2, n_layer=2, dropout=0.1, precomputed=True,
+             mlm_probability=0.2, mask_column=None):
+    """T4R's BERT4Rec (``BertConfig`` block, masked-LM, next-item task with weight tying) on either masking.
+
+    Parameters
+    ----------
+    schema : merlin.schema.Schema
+        From :func:`t4r_schema`: the item id column (tags ``ITEM_ID``, ``CATEGORICAL``, ``LIST``) and,
+        for ``precomputed=True``, the mask column.
+    max_sequence_length : int
+        Sequence length the model is built for.
+    d_model, n_head, n_layer, dropout : default 64, 2, 2, 0.1
+        The transformer's size and dropout; its feed-forward layer is ``4 * d_model`` wide, as BERT4Rec's
+        (``transformers4rec.config.transformer.BertConfig``: ``tr.BertConfig`` is not exported in T4R 23.x).
+    precomputed : bool, default True
+        True: trained on the ETL mask (:class:`PrecomputedMaskFeatures`); False: T4R's own
+        ``MaskedLanguageModeling`` draw with ``mlm_probability`` (the mask column, if in the schema,
+        is left out).
+    mlm_probability : float, default 0.2
+        T4R's draw probability (``precomputed=False`` only).
+    mask_column : str, optional
+        For ``precomputed=True``; default: the column tagged ``"mlm_mask"``.
+    """
+    import transformers4rec.torch as tr
+    from transformers4rec.config.transformer import BertConfig
+
+    if precomputed:
+        inputs = PrecomputedMaskFeatures.from_schema(schema, mask_column=mask_column,
+                                                     max_sequence_length=max_sequence_length, d_output=d_model)
+    else:
+        features = schema.select_by_name([c.name for c in schema if MASK_TAG not in c.tags])
+        inputs = tr.TabularSequenceFeatures.from_schema(features, max_sequence_length=max_sequence_length,
+                                                        d_output=d_model, masking="mlm",
+                                                        mlm_probability=mlm_probability)
+    # T4R 23.x's BertConfig.build hands ``dropout`` to HuggingFace under a name BertConfig ignores
+    # (its dropout stays 0.1), and keeps BERT's 3072-wide feed-forward layer: set both as BERT4Rec does.
+    config = BertConfig.build(d_model=d_model, n_head=n_head, n_layer=n_layer, total_seq_length=max_sequence_length,
+                              hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+                              intermediate_size=4 * d_model)
+    body = tr.SequentialBlock(inputs, tr.TransformerBlock(config, masking=inputs.masking))
+    return tr.Model(tr.Head(body, tr.NextItemPredictionTask(weight_tying=True), inputs=inputs))
