@@ -156,12 +156,21 @@ def test_t4r_schema_tags_pads_and_keeps_the_mask_bool(data):
     json.dumps([dict(col.properties) for col in schema])  # plain properties, as read from a schema file
 
 
+def test_t4r_schema_of_evaluation_data_without_a_mask_column(data):
+    from merlin.schema import Tags
+
+    schema = t4r_schema(data[0][0].schema.select_by_name(["item_ids"]), MAX_LEN)
+    assert schema.column_names == ["item_ids"] and Tags.LIST in schema["item_ids"].tags
+
+
 def test_t4r_schema_rejects_what_it_cannot_use(data):
     schema = data[0][0].schema
     with pytest.raises(ValueError, match="max_sequence_length must be a positive int, got 0"):
         t4r_schema(schema, 0)
-    with pytest.raises(ValueError, match=r"cannot tell the mask column: 0 columns of the schema carry the tag 'mlm_mask'"):
-        t4r_schema(schema.select_by_name(["item_ids"]), MAX_LEN)
+    two = schema.select_by_name(["item_ids", "item_ids_mask"])
+    two["other_mask"] = two["item_ids_mask"].with_name("other_mask")
+    with pytest.raises(ValueError, match=r"cannot tell the mask column: 2 columns of the schema carry the tag 'mlm_mask'"):
+        t4r_schema(two, MAX_LEN)
     with pytest.raises(ValueError, match="mask column 'nope' is not in the schema"):
         t4r_schema(schema, MAX_LEN, mask_column="nope")
 

@@ -29,12 +29,12 @@ __all__ = ["PrecomputedMaskedLanguageModeling", "PrecomputedMaskFeatures", "bert
 MASK_TAG = "mlm_mask"  # merlin_mlm_ops.MASK_TAG, without importing NVTabular
 
 
-def _mask_column_of(schema):
+def _mask_column_of(schema, required=True):
     names = [col.name for col in schema if MASK_TAG in col.tags]
-    if len(names) != 1:
+    if len(names) > 1 or (required and not names):
         raise ValueError(f"cannot tell the mask column: {len(names)} columns of the schema carry the tag "
                          f"'{MASK_TAG}' ({names}); pass mask_column=")
-    return names[0]
+    return names[0] if names else None
 
 
 def t4r_schema(schema, max_sequence_length, mask_column=None):
@@ -54,22 +54,23 @@ def t4r_schema(schema, max_sequence_length, mask_column=None):
     max_sequence_length : int
         Length to which T4R pads (and its loader truncates) the sequences.
     mask_column : str, optional
-        Default: the one column tagged ``"mlm_mask"``.
+        Default: the one column tagged ``"mlm_mask"``, if any (evaluation data has none).
     """
     import merlin.dtypes as md
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
     if not isinstance(max_sequence_length, int) or max_sequence_length < 1:
         raise ValueError(f"max_sequence_length must be a positive int, got {max_sequence_length!r}")
-    mask_column = mask_column or _mask_column_of(schema)
-    if mask_column not in schema.column_names:
+    mask_column = mask_column or _mask_column_of(schema, required=False)
+    if mask_column is not None and mask_column not in schema.column_names:
         raise ValueError(f"mask column '{mask_column}' is not in the schema (columns: {schema.column_names})")
     out = TensorflowMetadata.from_json(TensorflowMetadata.from_merlin_schema(schema).to_json()).to_merlin_schema()
     for col in out:
         if col.is_list:
             props = {**col.properties, "value_count": {"min": 0, "max": max_sequence_length}}
             out[col.name] = col.with_properties(props).with_tags([Tags.LIST])
-    out[mask_column] = out[mask_column].with_dtype(md.boolean)
+    if mask_column is not None:
+        out[mask_column] = out[mask_column].with_dtype(md.boolean)
     return out
 
 
