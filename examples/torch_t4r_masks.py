@@ -81,15 +81,9 @@ def train(ml, data, args, seed, key, workdir):
     etl = key == "etl"
     datasets = epoch_datasets(ml, data, args, seed, etl)
     schema = t4r_schema(datasets[0].schema, args.max_len)
-    torch.manual_seed(seed)
-    # both variants start from the same weights: the ETL model's parameters are the stock model's
+    torch.manual_seed(seed)  # both variants build the same modules in the same order: the same initial weights
     model = bert4rec(schema, args.max_len, d_model=args.dim, n_head=args.heads, n_layer=args.layers,
-                     dropout=args.dropout, precomputed=True)
-    if not etl:
-        stock = bert4rec(schema, args.max_len, d_model=args.dim, n_head=args.heads, n_layer=args.layers,
-                         dropout=args.dropout, precomputed=False, mlm_probability=args.prob)
-        stock.load_state_dict(model.state_dict())
-        model = stock
+                     dropout=args.dropout, precomputed=etl, mlm_probability=args.prob)
     targs = T4RecTrainingArguments(
         output_dir=workdir, max_sequence_length=args.max_len, per_device_train_batch_size=args.batch_size,
         num_train_epochs=args.epochs, learning_rate=args.lr, lr_scheduler_type="constant", report_to=[],
@@ -145,7 +139,7 @@ def parse(argv, ml):
     p.add_argument("--users", type=int, default=None, help="only the first N users")
     p.add_argument("--min-count", type=int, default=5, help="k-core filter on users and items (1: none)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--max-len", type=int, default=50)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)

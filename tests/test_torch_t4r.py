@@ -60,6 +60,16 @@ def twin_models(schema, dropout=0.0):
     return etl, stock
 
 
+def test_both_maskings_start_from_the_same_weights_under_the_same_seed(data):
+    schema = data[1]
+    torch.manual_seed(3)
+    etl = bert4rec(schema, MAX_LEN, d_model=16, n_head=2, n_layer=1).state_dict()
+    torch.manual_seed(3)
+    stock = bert4rec(schema.select_by_name(["item_ids"]), MAX_LEN, d_model=16, n_head=2, n_layer=1,
+                     precomputed=False).state_dict()
+    assert list(etl) == list(stock) and all(torch.equal(etl[k], stock[k]) for k in etl)
+
+
 def test_training_labels_are_the_items_under_the_etl_mask(data):
     batch = first_batch(data)
     assert batch["item_ids_mask"].dtype == torch.int8 and batch["item_ids_mask"].shape == batch["item_ids"].shape
