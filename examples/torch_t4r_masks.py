@@ -53,9 +53,9 @@ def epoch_datasets(ml, data, args, seed, etl):
     out = []
     for epoch in range(args.epochs):
         order = ml.batch_order(data["train_lengths"], args.batch_size, seed + epoch)
-        if etl:
-            args.mask_seed = 1000 + seed  # the masks vary with the seed, as T4R's draws do
-            frame, schema = ml.masked_epoch(data, args, epoch), data["mask_schema"]
+        if etl:  # the masks vary with the seed, as T4R's draws do
+            seeded = argparse.Namespace(**{**vars(args), "mask_seed": 1000 + seed})
+            frame, schema = ml.masked_epoch(data, seeded, epoch), data["mask_schema"]
         else:
             frame, schema = data["train"][["item_ids"]], data["seq_schema"]
         frame = frame.iloc[order].reset_index(drop=True)
@@ -133,42 +133,30 @@ def table(results, n_seeds):
 
 
 def parse(argv, ml):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--inter", default=None, help="a ratings .inter file (default: fetch MovieLens-1M)")
-    p.add_argument("--cache", default=None, help="data cache folder (default $MERLIN_MLM_OPS_CACHE or ~/.cache/merlin-mlm-ops)")
-    p.add_argument("--users", type=int, default=None, help="only the first N users")
-    p.add_argument("--min-count", type=int, default=5, help="k-core filter on users and items (1: none)")
+    """This example's options; every other one is ``examples/movielens_bert4rec.py``'s (data, model, optimiser)."""
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Any other option is examples/movielens_bert4rec.py's: --inter, --cache, --users, --min-count, "
+               "--max-len (here 50), --dim, --layers, --heads, --dropout, --lr, --batch-size (here 128), --prob "
+               "(ETL and T4R), --negatives.")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--max-len", type=int, default=50)
-    p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--heads", type=int, default=2)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--prob", type=float, default=0.2, help="masking probability (ETL and T4R)")
-    p.add_argument("--negatives", type=int, default=100, help="popularity-sampled negatives per user")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--workdir", default=None, help="ETL output (default <cache>/movielens-etl-t4r)")
     p.add_argument("--write", action="store_true", help="write the table into --docs and --readme")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs", "torch.md"))
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="'' for none")
-    args = p.parse_args(argv)
+    own, rest = p.parse_known_args(argv)
     try:
-        args.seeds = [int(s) for s in args.seeds.split(",")]
+        own.seeds = [int(s) for s in own.seeds.split(",")]
     except ValueError:
-        p.error(f"--seeds: comma-separated integers, got {args.seeds!r}")
-    if args.max_len < 2 or args.epochs < 1:
-        p.error("--max-len must be at least 2 and --epochs at least 1")
-    # the MovieLens example's own options, for its data preparation and evaluation
-    ml_args = ml.parse(["--max-len", str(args.max_len), "--min-count", str(args.min_count), "--prob", str(args.prob),
-                        "--negatives", str(args.negatives), "--batch-size", str(args.batch_size), "--seed", "0"]
-                       + (["--inter", args.inter] if args.inter else []) + (["--cache", args.cache] if args.cache else [])
-                       + (["--users", str(args.users)] if args.users else []))
-    ml_args.workdir = args.workdir or os.path.join(ml_args.cache, "movielens-etl-t4r")
-    for name, value in vars(ml_args).items():
-        if getattr(args, name, None) is None:
+        p.error(f"--seeds: comma-separated integers, got {own.seeds!r}")
+    if own.epochs < 1:
+        p.error("--epochs must be at least 1")
+    args = ml.parse(["--max-len", "50", "--batch-size", "128", "--seed", "0", *rest])  # later options win
+    args.workdir = own.workdir or os.path.join(args.cache, "movielens-etl-t4r")
+    for name, value in vars(own).items():
+        if name != "workdir":
             setattr(args, name, value)
     return args
 
