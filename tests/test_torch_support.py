@@ -21,3 +21,14 @@ def test_importing_merlin_mlm_ops_does_not_import_torch():
 
     code = "import sys, merlin_mlm_ops, merlin_mlm_ops.rules; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_ci_torch_step_requires_torch_runs_every_torch_test_and_is_called_after_the_main_leg():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    step = open(os.path.join(root, "ci", "test-torch.sh")).read()
+    assert f"export {REQUIRE_ENV}=1" in step and "tests/test_torch_*.py merlin_mlm_ops/torch" in step
+    assert "set -euo pipefail" in step and "exit $status" in step
+    run = open(os.path.join(root, ".ci", "run")).read()
+    assert run.index("bash ci/test.sh -q || status=1") < run.index("bash ci/test-torch.sh -q || status=1")
