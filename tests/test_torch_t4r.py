@@ -210,3 +210,24 @@ def test_one_trainer_run_trains_epoch_k_on_the_kth_mask(data, tmp_path):
         assert torch.equal(got, want[epoch % 2]), epoch
     metrics = trainer.evaluate()
     assert 0 <= metrics["eval_/next-item/recall_at_10"] <= 1
+
+
+def test_t4r_bert_config_build_drops_dropout_and_bert4rec_sets_it(data):
+    from transformers4rec.config.transformer import BertConfig
+
+    config = BertConfig.build(d_model=16, n_head=2, n_layer=1, total_seq_length=MAX_LEN, dropout=0.0)
+    assert (config.hidden_dropout_prob, config.attention_probs_dropout_prob, config.intermediate_size) == (0.1, 0.1, 3072)
+    model = bert4rec(data[1], MAX_LEN, d_model=16, n_head=2, n_layer=1, dropout=0.0)
+    (block,) = [m for m in model.modules() if hasattr(m, "transformer") and hasattr(m.transformer, "config")]
+    config = block.transformer.config
+    assert (config.hidden_dropout_prob, config.attention_probs_dropout_prob, config.intermediate_size) == (0.0, 0.0, 64)
+
+
+def test_t4r_own_draw_labels_one_position_more_than_its_bernoulli_draw_and_none_in_a_one_item_row():
+    from transformers4rec.torch.masking import MaskedLanguageModeling
+
+    torch.manual_seed(0)
+    masking = MaskedLanguageModeling(hidden_size=8, mlm_probability=0.0)  # the Bernoulli draw picks nothing
+    ids = torch.tensor([[5, 6, 7, 8], [5, 6, 0, 0], [5, 0, 0, 0]])
+    labels = masking.compute_masked_targets(ids, training=True).schema.sum(1)
+    assert labels.tolist() == [1, 1, 0]
