@@ -66,7 +66,7 @@ def run_floor(raw, out, partitions):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from merlin_mlm_ops import engine, hashing
+    from merlin_mlm_ops.masking import engine, hashing
 
     table = pq.read_table(sorted(glob.glob(os.path.join(raw, "*.parquet"))))
     os.makedirs(os.path.join(out, "categories"))

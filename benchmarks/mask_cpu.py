@@ -62,7 +62,7 @@ def single_thread(fn):
 
 def rowwise_apply(df, seed, prob):
     """The same masking, written the obvious way: Series.apply with NumPy per row."""
-    from merlin_mlm_ops import hashing
+    from merlin_mlm_ops.masking import hashing
 
     key = hashing.stream_key(seed, 0)
     threshold = np.uint64(int(prob * (1 << 53)))
@@ -124,7 +124,8 @@ def main(argv=None):
 
     from merlin.dag import ColumnSelector
 
-    from merlin_mlm_ops import MaskRandom, engine
+    from merlin_mlm_ops import MaskRandom
+    from merlin_mlm_ops.masking import engine
     from merlin_mlm_ops.adapters import pandas_lists
     from merlin_mlm_ops.synthetic import make_sessions
 

@@ -49,7 +49,7 @@ def main(argv=None):
 
     import cupy
 
-    from merlin_mlm_ops import engine, hashing
+    from merlin_mlm_ops.masking import engine, hashing
     from merlin_mlm_ops.synthetic import session_lengths
 
     rng = np.random.default_rng(0)
@@ -72,7 +72,7 @@ def main(argv=None):
         assert np.array_equal(cupy.asnumpy(got), want_keyed), f"{backend} (key) differs from NumPy"
         got = engine.random_mask(d_values, d_offsets, None, backend=backend, **params)
         assert np.array_equal(cupy.asnumpy(got), want_keyless), f"{backend} (no key) differs from NumPy"
-    from merlin_mlm_ops import kernels_gpu
+    from merlin_mlm_ops.masking import kernels_gpu
 
     def warp(keys):
         return kernels_gpu.mask_random(hashing.as_uint64(d_values, cupy), d_offsets, keys, per_row="warp", **params)

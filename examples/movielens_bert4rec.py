@@ -403,6 +403,20 @@ def table(results):
     return "\n".join(lines)
 
 
+def trend(variant, steps_per_epoch, window=10):
+    """One sentence: where the validation curve and the loss stand, and how they were still moving."""
+    curve, losses, epochs = variant.state["curve"], variant.state["losses"], variant.state["epoch"]
+    if not curve:
+        return f"{variant.key}: not trained."
+    best = int(np.argmax(curve))
+    w = min(window, len(curve) - 1)
+    last = "its last epoch" if w == 1 else f"its last {w} epochs"
+    moving = (f"; over {last} validation NDCG@10 went {curve[-1 - w]:.4f} -> {curve[-1]:.4f} "
+              f"and the loss {losses[-1 - w]:.3f} -> {losses[-1]:.3f}") if w > 0 else ""
+    return (f"{variant.key}: {epochs} epochs = {epochs * steps_per_epoch:,} optimizer steps, best validation "
+            f"NDCG@10 {curve[best]:.4f} at epoch {best + 1}{moving}.")
+
+
 def plot(variants, path):
     import matplotlib
 
@@ -516,6 +530,8 @@ def main(argv=None):
                f"{args.heads} heads, dropout {args.dropout}, Adam lr {args.lr}, seed {args.seed}. "
                f"Training time (all sessions together): {train_time}. This process: {wall / 60:.1f} min. "
                f"Hardware: {hardware()}.")
+    steps = -(-len(data["train"]) // args.batch_size)  # every training row once per epoch
+    summary += " Learning curves: " + " ".join(trend(v, steps) for v in variants)
     print("\n" + text + "\n\n" + summary)
     if args.write:
         from merlin_mlm_ops.doc_blocks import replace_block

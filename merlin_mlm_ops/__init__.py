@@ -4,8 +4,8 @@
     from merlin_mlm_ops import MaskRandom, MaskLast
     wf = nvt.Workflow(["item_ids"] >> MaskRandom(prob=0.2, seed=7))
 
-The operators are imported on first use, so the array-level modules (``hashing``, ``rules``,
-``kernels_cpu``, ``kernels_gpu``) load without NVTabular, e.g. on a bare GPU box.
+The operators are imported on first use, so the masking core (:mod:`merlin_mlm_ops.masking`:
+rules, hashing, fused kernels, engine) loads without NVTabular, e.g. on a bare GPU box.
 """
 __version__ = "0.1.0"
 

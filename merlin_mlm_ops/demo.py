@@ -32,7 +32,7 @@ def run_demo(output="out/demo", n_sessions=100_000, n_items=20_000, partitions=4
     from merlin.io import Dataset
 
     from merlin_mlm_ops import MaskRandom, compat
-    from merlin_mlm_ops.stats import expected_masked
+    from merlin_mlm_ops.masking.stats import expected_masked
     from merlin_mlm_ops.synthetic import make_sessions
 
     compat_active = compat.apply()

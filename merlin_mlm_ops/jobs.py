@@ -149,7 +149,7 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     on it (the same pure function the workflow's MaskRandom ran for epoch 0).
     """
     from merlin_mlm_ops.adapters import frame_adapter
-    from merlin_mlm_ops.rules import segment_count
+    from merlin_mlm_ops.masking.rules import segment_count
 
     out = workflow._transform_df(df)
     mask_name = mask_op.mask_name(columns)
@@ -199,7 +199,7 @@ def mask_partition(index, part: Partition, workflow, mask_op, columns, read_colu
 
 def _epoch_stats(n_eligible, mask, offsets, width=1024):
     """Counts for summaries: rows, items, masked, and rows/masked by eligible length (bincounts)."""
-    from merlin_mlm_ops.rules import segment_count
+    from merlin_mlm_ops.masking.rules import segment_count
 
     n_clip = np.minimum(n_eligible, width - 1)
     return {
@@ -235,7 +235,7 @@ def start_client(workers=None, scheduler=None, gpu=False, memory_limit="2GB", qu
             from dask_cuda import LocalCUDACluster
         except ImportError:
             raise JobError("--gpu needs dask-cuda and a GPU") from None
-        from merlin_mlm_ops.gpu import has_gpu
+        from merlin_mlm_ops.masking.gpu import has_gpu
 
         if not has_gpu():
             raise JobError("--gpu was given but no NVIDIA GPU is visible")

@@ -2,7 +2,7 @@
 
 Reads the written Parquet file by file (never all at once) and reports the masked fraction
 overall and by eligible sequence length next to its exact expectation
-(:mod:`merlin_mlm_ops.stats`), the distribution of masked positions per row, and where in
+(:mod:`merlin_mlm_ops.masking.stats`), the distribution of masked positions per row, and where in
 the sequence masked positions fall.  ``plot`` draws the same as a PNG figure.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from merlin_mlm_ops import stats as rule_stats
-from merlin_mlm_ops.rules import segment_count
+from merlin_mlm_ops.masking import stats as rule_stats
+from merlin_mlm_ops.masking.rules import segment_count
 
 MAX_LENGTH = 512
 POSITION_BINS = 10

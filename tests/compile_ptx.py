@@ -99,7 +99,7 @@ def launches():
     """
     import numpy as np
 
-    from merlin_mlm_ops import engine, hashing, kernels_gpu
+    from merlin_mlm_ops.masking import engine, hashing, kernels_gpu
 
     captured = []
     kernels_gpu._launch = lambda kernel, args, n_rows: captured.append((kernel, args))

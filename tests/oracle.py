@@ -1,10 +1,10 @@
 """A per-row, plain-Python statement of the masking rules: the tests' independent oracle.
 
-It is deliberately written from the rule text (see merlin_mlm_ops.rules), with Python ints,
+It is deliberately written from the rule text (see merlin_mlm_ops.masking.rules), with Python ints,
 sorted() and no NumPy, so that it shares no code path with the vectorised reference or the
 fused kernels beyond the documented hash formulas.
 """
-from merlin_mlm_ops.hashing import GOLDEN, mix64_int, stream_key
+from merlin_mlm_ops.masking.hashing import GOLDEN, mix64_int, stream_key
 
 MASK64 = (1 << 64) - 1
 

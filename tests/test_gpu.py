@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from merlin_mlm_ops import engine, hashing, rules
-from merlin_mlm_ops.gpu import has_gpu
+from merlin_mlm_ops.masking import engine, hashing, rules
+from merlin_mlm_ops.masking.gpu import has_gpu
 
 from helpers import flat_rows, random_rows
 
@@ -93,7 +93,7 @@ def test_cudf_partition_masks_equal_pandas_partition_masks():
 def test_gpu_warp_per_row_kernel_equals_numpy(params, keyed):
     import cupy
 
-    from merlin_mlm_ops import kernels_gpu
+    from merlin_mlm_ops.masking import kernels_gpu
 
     values, offsets = random_rows(200_000, max_len=200, pad_frac=0.1, seed=8)
     keys = hashing.as_uint64(np.arange(len(offsets) - 1, dtype=np.int64) * 7919) if keyed else None

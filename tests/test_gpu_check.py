@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from merlin_mlm_ops.gpu import has_gpu
+from merlin_mlm_ops.masking.gpu import has_gpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

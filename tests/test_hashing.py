@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from merlin_mlm_ops import hashing
+from merlin_mlm_ops.masking import hashing
 from merlin_mlm_ops.adapters import pandas_lists
 
 from oracle import content_key

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba.core.errors import LoweringError
 
-from merlin_mlm_ops import engine, hashing, kernels_cpu, rules
+from merlin_mlm_ops.masking import engine, hashing, kernels_cpu, rules
 
 from helpers import random_rows
 
@@ -46,12 +46,12 @@ def test_a_kernel_that_fails_to_compile_falls_back_once_with_a_warning(monkeypat
 
 
 def test_a_kernel_module_that_fails_to_import_falls_back(monkeypatch):
-    import merlin_mlm_ops
+    import merlin_mlm_ops.masking
 
-    monkeypatch.delattr(merlin_mlm_ops, "kernels_cpu")
-    monkeypatch.setitem(sys.modules, "merlin_mlm_ops.kernels_cpu", None)  # import raises ImportError
+    monkeypatch.delattr(merlin_mlm_ops.masking, "kernels_cpu")
+    monkeypatch.setitem(sys.modules, "merlin_mlm_ops.masking.kernels_cpu", None)  # import raises ImportError
     values, offsets = random_rows(100, seed=2)
-    with pytest.warns(RuntimeWarning, match="ModuleNotFoundError: import of merlin_mlm_ops.kernels_cpu"):
+    with pytest.warns(RuntimeWarning, match="ModuleNotFoundError: import of merlin_mlm_ops.masking.kernels_cpu"):
         got = engine.random_mask(values, offsets, None, **PARAMS)
     assert np.array_equal(got, reference(values, offsets))
 

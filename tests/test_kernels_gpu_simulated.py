@@ -12,7 +12,7 @@ import textwrap
 SCRIPT = textwrap.dedent("""
     import warnings; warnings.filterwarnings("ignore")
     import numpy as np
-    from merlin_mlm_ops import hashing, kernels_gpu, rules
+    from merlin_mlm_ops.masking import hashing, kernels_gpu, rules
     from helpers import flat_rows, random_rows
     cases = [random_rows(400, max_len=30, pad_frac=0.1, seed=s) for s in range(3)]
     cases.append(flat_rows([[], [0], [5], [0, 0], [1, 2], [3, 3, 3, 3]]))

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from merlin_mlm_ops import engine, hashing, kernels_cpu, rules
+from merlin_mlm_ops.masking import engine, hashing, kernels_cpu, rules
 
 from helpers import flat_rows, random_rows
 

@@ -7,7 +7,7 @@ from merlin.io import Dataset
 from merlin.schema import Tags
 
 from merlin_mlm_ops import MASK_TAG, MaskLast, MaskRandom
-from merlin_mlm_ops.stats import expected_masked
+from merlin_mlm_ops.masking.stats import expected_masked
 
 from helpers import mask_lists, run_workflow
 from oracle import content_key, mask_row

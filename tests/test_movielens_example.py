@@ -57,8 +57,12 @@ def test_the_pipeline_writes_the_table_and_curve_and_resumes(example, tmp_path, 
     assert again == first
 
     # More epochs continue from the checkpoint rather than restart.
-    more = run(example, tmp_path, "--epochs", "2", "--resume", "--variants", "etl")
+    more = run(example, tmp_path, "--epochs", "2", "--resume", "--variants", "etl", "--write")
     assert more[example.VARIANTS["etl"]][0] == 2
+    # the doc says how far each curve got: steps (2 epochs x ceil(users / 16)) and its last movement
+    doc = open(tmp_path / "movielens.md").read()
+    assert "etl: 2 epochs = 4 optimizer steps, best validation NDCG@10" in doc
+    assert "over its last epoch validation NDCG@10 went" in doc
 
 
 def test_resuming_with_another_configuration_is_refused(example, tmp_path):

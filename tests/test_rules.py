@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from merlin_mlm_ops import hashing, rules
+from merlin_mlm_ops.masking import hashing, rules
 
 from helpers import flat_rows, random_rows
 from oracle import content_key, mask_last_row, mask_row

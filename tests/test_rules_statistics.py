@@ -1,14 +1,14 @@
 """Statistical properties of the random rule, with fixed seeds and honest (5-sigma) tolerances.
 
 Each check compares a deterministic draw (fixed seeds, so it cannot flake) against the
-exact distribution of the rules (merlin_mlm_ops.stats); a bug that shifts a mean or a
+exact distribution of the rules (merlin_mlm_ops.masking.stats); a bug that shifts a mean or a
 position preference by more than noise fails every run.
 """
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from merlin_mlm_ops import engine, stats
+from merlin_mlm_ops.masking import engine, stats
 
 N_ROWS = 200_000
 

@@ -1,7 +1,7 @@
 """MaskLast: the next-item evaluation mask (only the last item of each session)."""
 from __future__ import annotations
 
-from merlin_mlm_ops import engine
+from merlin_mlm_ops.masking import engine
 from merlin_mlm_ops.ops.base import SequenceMaskOperator
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numbers
 import secrets
 
-from merlin_mlm_ops import engine
+from merlin_mlm_ops.masking import engine
 from merlin_mlm_ops.ops.base import SequenceMaskOperator, check_int
 
 
@@ -27,7 +27,7 @@ class MaskRandom(SequenceMaskOperator):
       uniformly among those drawn.
     - Empty rows give empty masks, null rows null masks; no row, value or order changes.
     - The mask is a pure function of ``(seed, epoch, row key, position)`` (a counter-based
-      hash, :mod:`merlin_mlm_ops.hashing`), so a recomputed partition, the same rows on a GPU,
+      hash, :mod:`merlin_mlm_ops.masking.hashing`), so a recomputed partition, the same rows on a GPU,
       or a reloaded workflow give the same bits.  With ``key``, the row key is that column's
       value and masks do not depend on partitioning or row order.  Without ``key``, the row
       key is a hash of the row's item ids (first selected column) and of the row's ordinal

@@ -1,7 +1,7 @@
 """Exact expectations of the MaskRandom rules, for checks, summaries and plots.
 
 For a row with ``n`` eligible positions the number drawn is ``D ~ Binomial(n, prob)`` and
-the number masked is ``clip(D, lo, hi)`` (see :mod:`merlin_mlm_ops.rules`); its distribution
+the number masked is ``clip(D, lo, hi)`` (see :mod:`merlin_mlm_ops.masking.rules`); its distribution
 follows in closed form.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from merlin_mlm_ops.rules import prob_threshold
+from merlin_mlm_ops.masking.rules import prob_threshold
 
 
 def effective_prob(prob):

@@ -9,7 +9,7 @@ both broke the CUDA kernel; ``tests/test_kernels_compile_ptx.py`` now compiles i
 
 Only scalar arithmetic, comparisons and array indexing are used (no allocation, no sorting, no
 built-in calls), so a row runs on one GPU thread.  It implements exactly the formulas of
-:mod:`merlin_mlm_ops.hashing` and the rule of :mod:`merlin_mlm_ops.rules`; the tests compare
+:mod:`merlin_mlm_ops.masking.hashing` and the rule of :mod:`merlin_mlm_ops.masking.rules`; the tests compare
 it with them on both targets (the GPU one through numba's CUDA simulator when no GPU is
 present).
 
@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from merlin_mlm_ops import hashing
+from merlin_mlm_ops.masking import hashing
 
 GOLDEN = np.uint64(hashing.GOLDEN)
 MIX1 = np.uint64(hashing.MIX1)

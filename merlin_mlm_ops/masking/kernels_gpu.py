@@ -1,6 +1,6 @@
 """Fused GPU kernels (numba.cuda, one thread per row) on CuPy arrays.
 
-They compile the same per-row source as the CPU kernels (:mod:`merlin_mlm_ops.row_kernels`,
+They compile the same per-row source as the CPU kernels (:mod:`merlin_mlm_ops.masking.row_kernels`,
 here through ``cuda.jit(device=True)``), so CPU and GPU masks are equal by construction, and
 are tested against the NumPy reference: on a GPU by ``tests/test_gpu.py`` and
 ``ci/gpu-check.sh``, elsewhere through numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from merlin_mlm_ops import row_kernels
-from merlin_mlm_ops.kernel_args import last_args, random_args
+from merlin_mlm_ops.masking import row_kernels
+from merlin_mlm_ops.masking.kernel_args import last_args, random_args
 
 THREADS_PER_BLOCK = 128
 WARPS_PER_BLOCK = THREADS_PER_BLOCK // 32
@@ -119,7 +119,7 @@ def _stream(values):
 
 
 def _xp(values):
-    from merlin_mlm_ops.engine import array_module
+    from merlin_mlm_ops.masking.engine import array_module
 
     return array_module(values)
 

@@ -2,7 +2,7 @@
 
 Inputs are flat: ``values`` (the item ids of all rows, one after another) and ``offsets``
 (``int64``, ``offsets[0] == 0``, row ``r`` is ``values[offsets[r]:offsets[r + 1]]``), plus one
-``uint64`` key per row (see :mod:`merlin_mlm_ops.hashing`).  The output is a flat ``bool``
+``uint64`` key per row (see :mod:`merlin_mlm_ops.masking.hashing`).  The output is a flat ``bool``
 array aligned with ``values``.  Nothing here loops over rows or items in Python.
 
 The random rule (:func:`mask_random`), for a row with ``n`` eligible positions:
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from merlin_mlm_ops import hashing
+from merlin_mlm_ops.masking import hashing
 
 NO_CAP = np.iinfo(np.int64).max
 

@@ -1,7 +1,7 @@
-"""Fused CPU kernels (numba): one pass per row, equal bit for bit to :mod:`merlin_mlm_ops.rules`.
+"""Fused CPU kernels (numba): one pass per row, equal bit for bit to :mod:`merlin_mlm_ops.masking.rules`.
 
 The reference makes ~20 full passes over temporaries; these kernels make one (the per-row
-logic is :mod:`merlin_mlm_ops.row_kernels`, compiled here by ``numba.njit``, shared with the
+logic is :mod:`merlin_mlm_ops.masking.row_kernels`, compiled here by ``numba.njit``, shared with the
 GPU kernel).
 ``tests/test_kernels_match_reference.py`` proves equality on random and edge-case inputs.
 
@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from merlin_mlm_ops import row_kernels
-from merlin_mlm_ops.kernel_args import last_args, random_args
+from merlin_mlm_ops.masking import row_kernels
+from merlin_mlm_ops.masking.kernel_args import last_args, random_args
 
 _ROWS = row_kernels.build(lambda inline: numba.njit(nogil=True, inline="always" if inline else "never"))
 _content_key = _ROWS.content_key

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from merlin_mlm_ops import hashing, rules
+from merlin_mlm_ops.masking import hashing, rules
 
 BACKENDS = ("auto", "fused", "reference")
 
@@ -51,9 +51,9 @@ def _run(xp, backend, fused_call, reference_call):
         return reference_call()
     try:
         if xp is np:
-            from merlin_mlm_ops import kernels_cpu as fused
+            from merlin_mlm_ops.masking import kernels_cpu as fused
         else:
-            from merlin_mlm_ops import kernels_gpu as fused
+            from merlin_mlm_ops.masking import kernels_gpu as fused
         return fused_call(fused)
     except Exception as exc:  # noqa: BLE001 - any compile, toolchain or driver error: see module doc
         if backend == "fused":

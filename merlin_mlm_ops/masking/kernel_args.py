@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from merlin_mlm_ops import hashing
-from merlin_mlm_ops.rules import NO_CAP, prob_threshold
+from merlin_mlm_ops.masking import hashing
+from merlin_mlm_ops.masking.rules import NO_CAP, prob_threshold
 
 
 def _pad(pad_id):
