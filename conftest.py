@@ -24,3 +24,12 @@ def sessions_df():
 # Runs only inside Triton's python backend (it imports triton_python_backend_utils); the serving
 # tests exercise it through a real server.
 collect_ignore = ["merlin_mlm_ops/serving/executor_model.py"]
+
+# merlin_mlm_ops.torch needs requirements-torch.txt (CI adds it in its own step, ci/test-torch.sh): where torch or
+# transformers4rec is missing, the doctests of the modules that import them are not collected.
+import importlib.util  # noqa: E402
+
+if importlib.util.find_spec("torch") is None:
+    collect_ignore_glob = ["merlin_mlm_ops/torch/*.py"]
+elif importlib.util.find_spec("transformers4rec") is None:
+    collect_ignore.append("merlin_mlm_ops/torch/t4r.py")

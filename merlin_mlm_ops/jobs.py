@@ -111,6 +111,19 @@ def epoch_datasets(root, cpu=True, **kwargs):
     return [Dataset(path, engine="parquet", cpu=cpu, schema=schema, **kwargs) for path in epoch_paths(root)]
 
 
+def check_same_columns(datasets):
+    """Raise ``ValueError`` unless every dataset (one per epoch) has the same columns with the same dtypes."""
+    first = {c.name: c.dtype.name for c in datasets[0].schema}
+    for k, ds in enumerate(datasets[1:], start=1):
+        cols = {c.name: c.dtype.name for c in ds.schema}
+        for name in sorted(set(first) ^ set(cols)):
+            where = "epoch 0" if name in first else f"epoch {k}"
+            raise ValueError(f"column '{name}' is only in {where}'s dataset: every epoch needs the same columns")
+        for name, dtype in first.items():
+            if cols[name] != dtype:
+                raise ValueError(f"column '{name}' is {dtype} in epoch 0 but {cols[name]} in epoch {k}")
+
+
 def build_workflow(job: MaskJob, categories_path, seed=None):
     """The job's workflow and its MaskRandom (``seed``, default ``job.seed``, else drawn)."""
     import nvtabular as nvt

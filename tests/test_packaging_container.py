@@ -80,7 +80,8 @@ def test_metadata_states_ranges_not_exact_pins():
 
 
 @pytest.mark.parametrize("env_file", [
-    "constraints.txt", "constraints-merlin2308.txt", "ci/merlin-tensorflow-23.08-pypi.txt",
+    "constraints.txt", "constraints-merlin2308.txt", "ci/merlin-tensorflow-23.08-pypi.txt", "constraints-torch.txt",
+    "requirements-torch.txt",
 ])
 def test_every_range_holds_the_tested_environments_and_the_container(env_file):
     pins = read_pins(ROOT / env_file)

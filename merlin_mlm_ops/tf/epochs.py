@@ -17,6 +17,7 @@ from typing import Sequence
 import tensorflow as tf
 from merlin.dataloader.tensorflow import Loader
 
+from merlin_mlm_ops.jobs import check_same_columns
 from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, set_untracked
 
 
@@ -50,7 +51,7 @@ class EpochMasks(Loader):
             raise ValueError("EpochMasks needs at least one dataset (one per epoch)")
         if not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
-        _check_same_columns(datasets)
+        check_same_columns(datasets)
         self.epoch_datasets = datasets
         super().__init__(datasets[epoch % len(datasets)], batch_size, **loader_kwargs)
         self.epoch = epoch
@@ -74,18 +75,6 @@ class EpochMasks(Loader):
         """Called by Keras after each epoch: stop, and serve the next epoch's dataset."""
         super().on_epoch_end()
         self.epoch = self._epoch + 1
-
-
-def _check_same_columns(datasets):
-    first = {c.name: c.dtype.name for c in datasets[0].schema}
-    for k, ds in enumerate(datasets[1:], start=1):
-        cols = {c.name: c.dtype.name for c in ds.schema}
-        for name in sorted(set(first) ^ set(cols)):
-            where = "epoch 0" if name in first else f"epoch {k}"
-            raise ValueError(f"column '{name}' is only in {where}'s dataset: every epoch needs the same columns")
-        for name, dtype in first.items():
-            if cols[name] != dtype:
-                raise ValueError(f"column '{name}' is {dtype} in epoch 0 but {cols[name]} in epoch {k}")
 
 
 class ValidationPre(tf.keras.callbacks.Callback):
