@@ -18,6 +18,11 @@ import pytest
 from merlin_mlm_ops.cli import main
 from merlin_mlm_ops.demo import write_partitioned
 from merlin_mlm_ops.job_output import DELAY_ENV, ENOSPC_ENV, OutputLock
+
+# Seconds each partition takes in the tests that stop a job midway: long enough that the job (6
+# partitions on 2 workers) cannot finish before the test's signal lands on a loaded 2-core machine
+# (at 0.5 s a CI run under load once finished the whole job first).
+SLOW_PARTITION = "1.5"
 from merlin_mlm_ops.jobs import JobError, MaskJob, run_mask_job
 from merlin_mlm_ops.synthetic import make_sessions
 
@@ -378,7 +383,7 @@ def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_
         cluster, raw6, tmp_path, capsys):
     out, clean = str(tmp_path / "out"), str(tmp_path / "clean")
     client, address = cluster[1], cluster[0].scheduler_address
-    client.run(lambda: os.environ.__setitem__(DELAY_ENV, "0.5"))
+    client.run(lambda: os.environ.__setitem__(DELAY_ENV, SLOW_PARTITION))
     try:  # the command on the shared cluster, killed: its running tasks finish, nothing cleans up
         proc = _start(raw6, out, "--scheduler", address)
         try:
@@ -419,7 +424,7 @@ def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(c
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
-    cluster[1].run(lambda: os.environ.__setitem__(DELAY_ENV, "0.5"))
+    cluster[1].run(lambda: os.environ.__setitem__(DELAY_ENV, SLOW_PARTITION))
     try:
         threading.Thread(target=interrupt_after_a_partition, daemon=True).start()
         assert main(["mask", raw6, "-o", out, *ARGS, "--scheduler", cluster[0].scheduler_address]) == 130
