@@ -424,12 +424,16 @@ def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(c
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
+    # A shell starts background jobs with SIGINT ignored (CI scripts, `cmd &`), and Python then keeps
+    # it ignored: give this process Python's own handler, as an interactive Ctrl-C would find it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     cluster[1].run(lambda: os.environ.__setitem__(DELAY_ENV, SLOW_PARTITION))
     try:
         threading.Thread(target=interrupt_after_a_partition, daemon=True).start()
         assert main(["mask", raw6, "-o", out, *ARGS, "--scheduler", cluster[0].scheduler_address]) == 130
     finally:
         cluster[1].run(lambda: os.environ.pop(DELAY_ENV, None))
+        signal.signal(signal.SIGINT, previous)
     assert capsys.readouterr().err.strip().splitlines() == [
         "merlin-mlm: interrupted (SIGINT); workers stopped, no output folder was completed"]
     assert nothing_left(out)
