@@ -44,10 +44,12 @@ def test_the_pipeline_writes_the_table_and_curve_and_resumes(example, tmp_path, 
     assert list(first) == names
     for name in names[1:]:
         epochs, metrics = first[name]
-        assert epochs == 1 and set(metrics) == {"full", "sampled"}
+        assert epochs == 1 and set(metrics) == {"filtered", "full", "sampled"}
         assert all(0.0 <= m <= 1.0 for pair in metrics.values() for m in pair)
     doc = open(tmp_path / "movielens.md").read()
-    assert "| BERT4Rec, ETL masks (MaskRandom) | 1 |" in doc and "| 0.2821 | 0.1516 | 0.6975 | 0.4751 |" in doc
+    assert "| BERT4Rec, ETL masks (MaskRandom) | 1 (best 1) |" in doc
+    assert "| published BERT4Rec (Petrov & Macdonald 2022) | | 0.2821 | 0.1516 |  |  | 0.6975 | 0.4751 |" in doc
+    assert "ETL minus in-graph masks, test split, seen excluded (paired bootstrap over 24 users" in doc
     assert os.path.getsize(tmp_path / "movielens-curve.png") > 1000
     assert open(tmp_path / "run.log").read().count("valid NDCG@10") == 2
 
@@ -79,3 +81,41 @@ def test_bad_options_are_refused(example, tmp_path):
         example.parse(["--variants", "etl,bogus", "--cache", str(tmp_path)])
     with pytest.raises(SystemExit):
         example.parse(["--max-len", "1", "--cache", str(tmp_path)])
+
+
+def hand_made(example):
+    """Two users, movies 3..7 (0-2 are Categorify's padding/null/OOV ids); user 0 has seen 3 and 4,
+    user 1 has seen 5 and (an impossible case in ML-1M, made on purpose) its own held-out movie 6."""
+    args = example.parse(["--negatives", "2", "--cache", "/nonexistent"])
+    data = {"n_users": 2, "cardinality": 8, "test": (None, np.array([7, 6])),
+            ("seen", "test"): (np.array([0, 0, 1, 1]), np.array([3, 4, 5, 6])),
+            "history": (np.array([0, 0, 0, 1, 1, 1]), np.array([3, 4, 7, 5, 6, 6])),
+            "popularity": np.array([0, 0, 0, 5, 4, 3, 2, 1])}
+    return args, data
+
+
+def test_seen_movies_never_count_as_hits_and_the_target_is_never_removed(example):
+    args, data = hand_made(example)
+    #                  pad  null  oov   3    4    5    6    7
+    scores = np.array([[9e9, 9e9, 9e9, 0.9, 0.8, 0.1, 0.2, 0.5],    # seen 3, 4 outscore target 7
+                       [9e9, 9e9, 9e9, 0.1, 0.2, 0.9, 0.5, 0.3]])   # seen 5 outscores target 6
+    r = example.ranks(scores, data, "test", args)
+    assert r["full"].tolist() == [2, 1]          # every movie ranked; padding ids never
+    assert r["filtered"].tolist() == [0, 0]      # seen movies gone, the target (even user 1's, seen) kept
+    m = example.evaluate(scores, data, "test", args)
+    assert m["filtered"] == (1.0, 1.0)
+    # the sampled negatives are movies the user never rated
+    negatives = data[("negatives", "test")]
+    assert set(negatives[0]) <= {5, 6} and set(negatives[1]) <= {3, 4, 7}
+
+
+def test_the_paired_bootstrap_interval_covers_the_difference_and_is_reproducible(example):
+    a = np.array([0, 20, 3, 0, 50, 1] * 50)
+    b = np.array([20, 0, 3, 5, 50, 1] * 50)
+    one = example.paired_bootstrap(a, b, resamples=200, seed=3)
+    assert one == example.paired_bootstrap(a, b, resamples=200, seed=3)
+    for mean, lo, hi in one.values():
+        assert lo <= mean <= hi
+    assert one["Recall@10"][0] == 0.0  # users 0 and 1 trade a hit; the others hit (or miss) in both
+    same = example.paired_bootstrap(a, a, resamples=50)
+    assert all(v == (0.0, 0.0, 0.0) for v in same.values())
