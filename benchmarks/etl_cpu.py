@@ -140,7 +140,7 @@ def main(argv=None):
 
     import merlin_mlm_ops.ops  # noqa: F401  (applies the compat module, as users get it)
     from merlin_mlm_ops import compat
-    from merlin_mlm_ops.demo import write_partitioned
+    from merlin_mlm_ops.job.demo import write_partitioned
     from merlin_mlm_ops.synthetic import make_sessions
 
     if not compat.is_active():

@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from merlin_mlm_ops.job_output import sha256  # the same streaming SHA-256 as the job manifests
+from merlin_mlm_ops.job.output import sha256  # the same streaming SHA-256 as the job manifests
 
 __all__ = ["ML1M", "DatasetFetchError", "cache_dir", "fetch_ml1m", "read_interactions", "to_sessions",
            "filter_min_count", "write_sessions", "ml1m_sessions"]

@@ -9,9 +9,9 @@ import pytest
 from merlin.dag import ColumnSelector
 
 from merlin_mlm_ops import MaskRandom
-from merlin_mlm_ops.cli import main
-from merlin_mlm_ops.demo import write_partitioned
-from merlin_mlm_ops.jobs import MaskJob, epoch_datasets, epoch_paths, run_mask_job
+from merlin_mlm_ops.job.cli import main
+from merlin_mlm_ops.job.demo import write_partitioned
+from merlin_mlm_ops.job.run import MaskJob, epoch_datasets, epoch_paths, run_mask_job
 from merlin_mlm_ops.synthetic import make_sessions
 
 from helpers import mask_lists

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from merlin_mlm_ops.demo import run_demo
+from merlin_mlm_ops.job.demo import run_demo
 from merlin_mlm_ops.synthetic import make_sessions
 
 

@@ -1,7 +1,7 @@
 """The main job on embedded data: synthetic sessions -> Categorify -> MaskRandom -> Parquet.
 
 Run it with ``./ci/demo.sh`` (creates ``.venv`` if needed), ``merlin-mlm demo`` or
-``python -m merlin_mlm_ops.demo``.  It prints a short summary, with where the ETL time goes, and
+``python -m merlin_mlm_ops.job.demo``.  It prints a short summary, with where the ETL time goes, and
 returns it as a dict.  It applies :mod:`merlin_mlm_ops.compat` (merlin-core 23.08's pandas list
 paths vectorised); ``MERLIN_MLM_OPS_NO_COMPAT=1`` shows the time without it.
 """
@@ -147,8 +147,8 @@ def print_summary(s, prob, seed):
 
 
 def main(argv=None):
-    """``python -m merlin_mlm_ops.demo [options]`` is ``merlin-mlm demo [options]``."""
-    from merlin_mlm_ops.cli import main as cli_main
+    """``python -m merlin_mlm_ops.job.demo [options]`` is ``merlin-mlm demo [options]``."""
+    from merlin_mlm_ops.job.cli import main as cli_main
 
     return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 

@@ -68,8 +68,8 @@ def _mask_parser(sub, common):
 
 
 def cmd_mask(args):
-    from merlin_mlm_ops.job_output import OutputLock
-    from merlin_mlm_ops.jobs import MaskJob, close_client, run_mask_job, start_client, validate_job
+    from merlin_mlm_ops.job.output import OutputLock
+    from merlin_mlm_ops.job.run import MaskJob, close_client, run_mask_job, start_client, validate_job
 
     job = MaskJob(inputs=args.inputs, output=args.output, columns=args.columns, prob=args.prob,
                   seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
@@ -107,8 +107,8 @@ def cmd_mask(args):
 
 
 def cmd_stats(args):
-    from merlin_mlm_ops import report
-    from merlin_mlm_ops.jobs import JobError
+    from merlin_mlm_ops.job import report
+    from merlin_mlm_ops.job.run import JobError
 
     if not os.path.isdir(args.path):
         raise JobError(f"not a folder: {args.path}")
@@ -124,7 +124,7 @@ def cmd_stats(args):
 
 
 def cmd_demo(args):
-    from merlin_mlm_ops.demo import run_demo
+    from merlin_mlm_ops.job.demo import run_demo
 
     run_demo(args.output, n_sessions=args.sessions, partitions=args.partitions, prob=args.prob, seed=args.seed)
     return 0
@@ -156,7 +156,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from merlin_mlm_ops.jobs import JobError
+    from merlin_mlm_ops.job.run import JobError
 
     # Schedulers and containers stop a job with SIGTERM: clean up as for Ctrl-C (signal handlers
     # can only be set from the main thread; elsewhere SIGTERM keeps its default action).

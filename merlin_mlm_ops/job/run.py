@@ -1,7 +1,7 @@
 """Masking jobs at scale: read Parquet once, write E masked epochs, on a Dask cluster.
 
 The job is one Dask task per input partition (whole row groups of one file, see
-:mod:`merlin_mlm_ops.job_inputs`), submitted to a ``dask.distributed`` client (a
+:mod:`merlin_mlm_ops.job.inputs`), submitted to a ``dask.distributed`` client (a
 ``LocalCluster``, a ``dask_cuda.LocalCUDACluster`` or an existing scheduler): each task reads and
 decodes its partition once, runs the fitted workflow (optional ``Categorify``, then
 ``MaskRandom`` for epoch 0), derives the masks of the other epochs from the same decoded frame,
@@ -19,7 +19,7 @@ Output layout (``DIR``)::
     DIR/mlm-manifest.json                    size and SHA-256 of every data file
 
 The job holds ``DIR.lock``, writes into ``DIR.tmp`` and renames it at the end, so an
-interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job_output`).
+interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job.output`).
 """
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from merlin_mlm_ops import job_output as jo
-from merlin_mlm_ops.job_inputs import (CheckedInputs, JobError, Partition, check_inputs, check_output_apart,
+from merlin_mlm_ops.job import output as jo
+from merlin_mlm_ops.job.inputs import (CheckedInputs, JobError, Partition, check_inputs, check_output_apart,
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
-from merlin_mlm_ops.job_output import check_replaceable, normalize
+from merlin_mlm_ops.job.output import check_replaceable, normalize
 
 __all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "epoch_datasets", "epoch_paths",
            "find_parquet_files"]
@@ -323,7 +323,7 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     (default False) keeps the verified partitions of an interrupted run with the same arguments.
     ``log(line)`` (default: discard) receives one line per notable event (a dead run's folder
     removed, a resume). ``lock`` (default: taken here) is the held
-    :class:`~merlin_mlm_ops.job_output.OutputLock` of ``job.output``; ``checked`` (default:
+    :class:`~merlin_mlm_ops.job.output.OutputLock` of ``job.output``; ``checked`` (default:
     checked here) the result of :func:`validate_job`.
     """
     if lock is None:

@@ -30,7 +30,7 @@ import shutil
 import socket
 import time
 
-from merlin_mlm_ops.job_inputs import JobError
+from merlin_mlm_ops.job.inputs import JobError
 
 RUN_FILE = ".mlm-run.json"
 PARTS_DIR = ".mlm-parts"
