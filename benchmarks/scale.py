@@ -30,8 +30,8 @@ BLOCK = "scale-benchmark"
 
 
 def generate(path, sessions, chunk):
-    from merlin_mlm_ops.job.demo import write_partitioned
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.parquet import write_partitioned
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     if os.path.exists(os.path.join(path, "_complete")):
         return

@@ -10,9 +10,10 @@ from merlin.dag import ColumnSelector
 
 from merlin_mlm_ops import MaskRandom
 from merlin_mlm_ops.job.cli import main
-from merlin_mlm_ops.job.demo import write_partitioned
-from merlin_mlm_ops.job.run import MaskJob, epoch_datasets, epoch_paths, run_mask_job
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.data.parquet import write_partitioned
+from merlin_mlm_ops.data.epochs import epoch_datasets, epoch_paths
+from merlin_mlm_ops.job.run import MaskJob, run_mask_job
+from merlin_mlm_ops.data.synthetic import make_sessions
 
 from helpers import mask_lists
 

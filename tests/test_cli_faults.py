@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from merlin_mlm_ops.job.cli import main
-from merlin_mlm_ops.job.demo import write_partitioned
+from merlin_mlm_ops.data.parquet import write_partitioned
 from merlin_mlm_ops.job.output import DELAY_ENV, ENOSPC_ENV, OutputLock
 
 # Seconds each partition takes in the tests that stop a job midway: long enough that the job (6
@@ -24,7 +24,7 @@ from merlin_mlm_ops.job.output import DELAY_ENV, ENOSPC_ENV, OutputLock
 # (at 0.5 s a CI run under load once finished the whole job first).
 SLOW_PARTITION = "1.5"
 from merlin_mlm_ops.job.run import JobError, MaskJob, run_mask_job
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.data.synthetic import make_sessions
 
 from test_cli import cluster  # noqa: F401 - the module's LocalCluster (2 workers)
 

@@ -33,7 +33,8 @@ def run_demo(output="out/demo", n_sessions=100_000, n_items=20_000, partitions=4
 
     from merlin_mlm_ops import MaskRandom, compat
     from merlin_mlm_ops.masking.stats import expected_masked
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.parquet import write_partitioned
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     compat_active = compat.apply()
 
@@ -113,19 +114,6 @@ def _time_alone(op, files, columns):
         op.transform(ColumnSelector(columns), part)
         total += time.perf_counter() - start
     return total
-
-
-def write_partitioned(df, path, partitions, row_group_size=None):
-    """Write ``df`` as ``partitions`` Parquet files under ``path`` (row groups of ``row_group_size``
-    rows, default one per file; readers can split files into partitions at row groups)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    os.makedirs(path, exist_ok=True)
-    bounds = np.linspace(0, len(df), partitions + 1).astype(int)
-    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-        table = pa.Table.from_pandas(df.iloc[lo:hi], preserve_index=False)
-        pq.write_table(table, os.path.join(path, f"part_{i:04d}.parquet"), row_group_size=row_group_size)
 
 
 def print_summary(s, prob, seed):

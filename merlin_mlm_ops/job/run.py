@@ -24,7 +24,6 @@ interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import io
 import os
@@ -37,13 +36,13 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
+from merlin_mlm_ops.data.epochs import epoch_dir
 from merlin_mlm_ops.job import output as jo
 from merlin_mlm_ops.job.inputs import (CheckedInputs, JobError, Partition, check_inputs, check_output_apart,
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job.output import check_replaceable, normalize
 
-__all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "epoch_datasets", "epoch_paths",
-           "find_parquet_files"]
+__all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "find_parquet_files"]
 
 
 @dataclass
@@ -86,42 +85,6 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     if not checked.partitions:
         raise JobError(f"the inputs hold no rows: {' '.join(job.inputs)}")
     return checked
-
-
-def epoch_dir(root, epoch):
-    return os.path.join(root, f"epoch_{epoch:04d}")
-
-
-def epoch_paths(root):
-    """The epoch folders of a job's output, in epoch order."""
-    return sorted(glob.glob(os.path.join(root, "epoch_*")))
-
-
-def epoch_datasets(root, cpu=True, **kwargs):
-    """One ``merlin.io.Dataset`` per epoch of a job's output, in epoch order.
-
-    They carry the saved workflow's output schema, which keeps the mask's bool dtype (the
-    ``schema.pbtxt`` beside the files loses it in merlin-core 23.08).  Iterate them epoch by
-    epoch, e.g. ``for ds in epoch_datasets(DIR): model.fit(Loader(ds, batch_size=...))``.
-    """
-    import nvtabular as nvt
-    from merlin.io import Dataset
-
-    schema = nvt.Workflow.load(os.path.join(root, "workflow")).output_schema
-    return [Dataset(path, engine="parquet", cpu=cpu, schema=schema, **kwargs) for path in epoch_paths(root)]
-
-
-def check_same_columns(datasets):
-    """Raise ``ValueError`` unless every dataset (one per epoch) has the same columns with the same dtypes."""
-    first = {c.name: c.dtype.name for c in datasets[0].schema}
-    for k, ds in enumerate(datasets[1:], start=1):
-        cols = {c.name: c.dtype.name for c in ds.schema}
-        for name in sorted(set(first) ^ set(cols)):
-            where = "epoch 0" if name in first else f"epoch {k}"
-            raise ValueError(f"column '{name}' is only in {where}'s dataset: every epoch needs the same columns")
-        for name, dtype in first.items():
-            if cols[name] != dtype:
-                raise ValueError(f"column '{name}' is {dtype} in epoch 0 but {cols[name]} in epoch {k}")
 
 
 def build_workflow(job: MaskJob, categories_path, seed=None):

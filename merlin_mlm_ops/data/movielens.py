@@ -8,7 +8,7 @@ one file. :func:`read_interactions` reads it (tab-separated, CRLF line ends, mov
 item ids with quotes and commas, so no quoting is interpreted) and :func:`to_sessions` groups it
 into sessions::
 
-    from merlin_mlm_ops.datasets import ml1m_sessions
+    from merlin_mlm_ops.data.movielens import ml1m_sessions
     path = ml1m_sessions()          # ~/.cache/merlin-mlm-ops/ml-1m-sessions.parquet
     # columns: user_id (str), item_ids (list<str>), timestamps (list<int64>)
 
@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from merlin_mlm_ops.job.output import sha256  # the same streaming SHA-256 as the job manifests
+from merlin_mlm_ops.data.files import sha256  # the same streaming SHA-256 as the job manifests
 
 __all__ = ["ML1M", "DatasetFetchError", "cache_dir", "fetch_ml1m", "read_interactions", "to_sessions",
            "filter_min_count", "write_sessions", "ml1m_sessions"]
