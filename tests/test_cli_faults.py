@@ -23,7 +23,8 @@ from merlin_mlm_ops.job.output import DELAY_ENV, ENOSPC_ENV, OutputLock
 # partitions on 2 workers) cannot finish before the test's signal lands on a loaded 2-core machine
 # (at 0.5 s a CI run under load once finished the whole job first).
 SLOW_PARTITION = "1.5"
-from merlin_mlm_ops.job.run import JobError, MaskJob, run_mask_job
+from merlin_mlm_ops.errors import JobError
+from merlin_mlm_ops.job.run import MaskJob, run_mask_job
 from merlin_mlm_ops.data.synthetic import make_sessions
 
 from test_cli import cluster  # noqa: F401 - the module's LocalCluster (2 workers)

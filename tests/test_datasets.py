@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from merlin_mlm_ops.data import movielens as datasets
-from merlin_mlm_ops.data.movielens import DatasetFetchError
+from merlin_mlm_ops.errors import DatasetFetchError
 
 HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float"
 ROWS = [  # (user, title, rating, timestamp), in file order

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from merlin_mlm_ops.data.files import sha256  # the same streaming SHA-256 as the job manifests
+from merlin_mlm_ops.errors import DatasetFetchError
 
 __all__ = ["ML1M", "DatasetFetchError", "cache_dir", "fetch_ml1m", "read_interactions", "to_sessions",
            "filter_min_count", "write_sessions", "ml1m_sessions"]
@@ -44,10 +45,6 @@ ML1M = {
 #: The header of an atomic-file ``.inter``: column name, then its type after the colon.
 INTER_COLUMNS = {"user_id:token": "user_id", "item_id:token": "item_id",
                  "rating:float": "rating", "timestamp:float": "timestamp"}
-
-
-class DatasetFetchError(RuntimeError):
-    """The data could not be downloaded, or what was downloaded is not what was expected."""
 
 
 def cache_dir(path=None):

@@ -108,7 +108,7 @@ def cmd_mask(args):
 
 def cmd_stats(args):
     from merlin_mlm_ops.job import report
-    from merlin_mlm_ops.job.run import JobError
+    from merlin_mlm_ops.errors import JobError
 
     if not os.path.isdir(args.path):
         raise JobError(f"not a folder: {args.path}")
@@ -156,7 +156,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from merlin_mlm_ops.job.run import JobError
+    from merlin_mlm_ops.errors import JobError
 
     # Schedulers and containers stop a job with SIGTERM: clean up as for Ctrl-C (signal handlers
     # can only be set from the main thread; elsewhere SIGTERM keeps its default action).

@@ -31,7 +31,7 @@ import socket
 import time
 
 from merlin_mlm_ops.data.files import sha256
-from merlin_mlm_ops.job.inputs import JobError
+from merlin_mlm_ops.errors import JobError
 
 RUN_FILE = ".mlm-run.json"
 PARTS_DIR = ".mlm-parts"

@@ -37,8 +37,9 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from merlin_mlm_ops.data.epochs import epoch_dir
+from merlin_mlm_ops.errors import JobError
 from merlin_mlm_ops.job import output as jo
-from merlin_mlm_ops.job.inputs import (CheckedInputs, JobError, Partition, check_inputs, check_output_apart,
+from merlin_mlm_ops.job.inputs import (CheckedInputs, Partition, check_inputs, check_output_apart,
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job.output import check_replaceable, normalize
 
