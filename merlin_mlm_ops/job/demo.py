@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import sys
 import time
 import warnings
 
@@ -132,14 +131,3 @@ def print_summary(s, prob, seed):
              "off: merlin-core's pandas list paths as installed (slow)")
     print(f"  compat          merlin_mlm_ops.compat {state}")
     print(f"  output          {s['output']}/data (Parquet), {s['output']}/workflow")
-
-
-def main(argv=None):
-    """``python -m merlin_mlm_ops.job.demo [options]`` is ``merlin-mlm demo [options]``."""
-    from merlin_mlm_ops.job.cli import main as cli_main
-
-    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
