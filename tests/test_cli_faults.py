@@ -15,19 +15,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from merlin_mlm_ops.job.cli import main
 from merlin_mlm_ops.data.parquet import write_partitioned
+from merlin_mlm_ops.data.synthetic import make_sessions
+from merlin_mlm_ops.errors import JobError
+from merlin_mlm_ops.job.cli import main
 from merlin_mlm_ops.job.output import DELAY_ENV, ENOSPC_ENV, OutputLock
+from merlin_mlm_ops.job.run import MaskJob, run_mask_job
 
 # Seconds each partition takes in the tests that stop a job midway: long enough that the job (6
 # partitions on 2 workers) cannot finish before the test's signal lands on a loaded 2-core machine
 # (at 0.5 s a CI run under load once finished the whole job first).
 SLOW_PARTITION = "1.5"
-from merlin_mlm_ops.errors import JobError
-from merlin_mlm_ops.job.run import MaskJob, run_mask_job
-from merlin_mlm_ops.data.synthetic import make_sessions
 
-from test_cli import cluster  # noqa: F401 - the module's LocalCluster (2 workers)
 
 ARGS = ["-c", "item_ids", "-c", "category", "--key", "session_id", "--seed", "4", "--epochs", "2", "--no-progress"]
 
