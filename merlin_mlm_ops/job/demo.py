@@ -1,7 +1,7 @@
 """The main job on embedded data: synthetic sessions -> Categorify -> MaskRandom -> Parquet.
 
 Run it with ``./ci/demo.sh`` (creates ``.venv`` if needed), ``merlin-mlm demo`` or
-``python -m merlin_mlm_ops.job.demo``.  It prints a short summary, with where the ETL time goes, and
+``python -m merlin_mlm_ops.job.cli demo``.  It prints a short summary, with where the ETL time goes, and
 returns it as a dict.  It applies :mod:`merlin_mlm_ops.compat` (merlin-core 23.08's pandas list
 paths vectorised); ``MERLIN_MLM_OPS_NO_COMPAT=1`` shows the time without it.
 """
