@@ -17,7 +17,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture
 def sessions_df():
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     return make_sessions(300, n_items=200, mean_length=8, seed=3)
 

@@ -140,8 +140,8 @@ def main(argv=None):
 
     import merlin_mlm_ops.ops  # noqa: F401  (applies the compat module, as users get it)
     from merlin_mlm_ops import compat
-    from merlin_mlm_ops.demo import write_partitioned
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.parquet import write_partitioned
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     if not compat.is_active():
         sys.exit(f"the compat module is not active here ({compat.ENV_VAR} set, or another merlin-core)")

@@ -127,7 +127,7 @@ def main(argv=None):
     from merlin_mlm_ops import MaskRandom
     from merlin_mlm_ops.masking import engine
     from merlin_mlm_ops.adapters import pandas_lists
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     df = make_sessions(args.rows, n_items=100_000, mean_length=args.mean_length, seed=0)
     flat = pandas_lists.flatten(df["item_ids"], "item_ids", "bench")

@@ -50,7 +50,7 @@ def main(argv=None):
     import cupy
 
     from merlin_mlm_ops.masking import engine, hashing
-    from merlin_mlm_ops.synthetic import session_lengths
+    from merlin_mlm_ops.data.synthetic import session_lengths
 
     rng = np.random.default_rng(0)
     lengths = session_lengths(args.rows, args.mean_length, rng=rng)

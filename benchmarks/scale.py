@@ -30,8 +30,8 @@ BLOCK = "scale-benchmark"
 
 
 def generate(path, sessions, chunk):
-    from merlin_mlm_ops.demo import write_partitioned
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.parquet import write_partitioned
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     if os.path.exists(os.path.join(path, "_complete")):
         return
@@ -76,7 +76,7 @@ class PeakMemory:
 def run(workers, data, out, memory_limit, epochs, part_size):
     from distributed import Client, LocalCluster
 
-    from merlin_mlm_ops.jobs import MaskJob, run_mask_job
+    from merlin_mlm_ops.job.run import MaskJob, run_mask_job
 
     job = MaskJob(inputs=[data], output=out, columns=["item_ids"], prob=0.2, seed=1, key="session_id",
                   epochs=epochs, overwrite=True, part_size=part_size)

@@ -44,7 +44,7 @@ def build_repository(path, sessions=2000):
 
     from merlin_mlm_ops import MaskRandom
     from merlin_mlm_ops.serving import export, model_ensemble
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.synthetic import make_sessions
     from merlin_mlm_ops.tf import SequenceMaskPrecomputed
     from merlin_mlm_ops.tf.models import build_bert4rec
 

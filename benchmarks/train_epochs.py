@@ -115,7 +115,7 @@ def main(argv=None):
     parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block train-epochs)")
     args = parser.parse_args(argv)
 
-    from merlin_mlm_ops.tf.toy import masked_epochs
+    from merlin_mlm_ops.data.toy import masked_epochs
 
     with tempfile.TemporaryDirectory() as tmp:
         datasets, schema = masked_epochs(tmp, args.epochs, sessions=args.sessions, n_items=args.items,

@@ -60,7 +60,7 @@ def train(protocol, args, report):
     from merlin_mlm_ops.tf import EpochMasks, SequenceMaskPrecomputed
     from merlin_mlm_ops.tf.epochs import ValidationPre
     from merlin_mlm_ops.tf.models import build_bert4rec
-    from merlin_mlm_ops.tf.toy import masked_epochs
+    from merlin_mlm_ops.data.toy import masked_epochs
 
     with tempfile.TemporaryDirectory() as tmp:
         datasets, schema = masked_epochs(tmp, args.epochs, sessions=args.sessions, n_items=args.items)

@@ -4,4 +4,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
-exec python -W ignore -m merlin_mlm_ops.demo "$@"
+exec python -W ignore -m merlin_mlm_ops.job.cli demo "$@"

@@ -38,7 +38,7 @@ def prepare(args, workdir):
     from merlin.schema import Tags
 
     from merlin_mlm_ops import MaskRandom
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     df = make_sessions(args.sessions, n_items=args.items, mean_length=args.mean_length, min_length=3,
                        max_length=args.max_length, transition=args.transition, seed=args.data_seed)

@@ -1,4 +1,9 @@
-"""Errors raised for malformed input: each names the column, and the row where one is at fault."""
+"""Every error the package raises on purpose, in one place.
+
+- :class:`MaskInputError`: malformed input to an operator; names the column, and the row where one is at fault;
+- :class:`JobError` (and :class:`InputDataError`): the ``merlin-mlm`` job's inputs or environment, one line;
+- :class:`DatasetFetchError`: a dataset download failed or is not what was expected.
+"""
 from __future__ import annotations
 
 
@@ -15,3 +20,25 @@ class MaskInputError(ValueError):
         self.row = row
         where = f"column '{column}'" if row is None else f"column '{column}', row {row!r}"
         super().__init__(f"{op}: {where}: {problem}")
+
+
+class JobError(Exception):
+    """A problem with the job's inputs or environment, reported as one line.
+
+    ``detail`` (optional) holds the full traceback of a failure on a worker, shown by ``--debug``.
+    """
+
+    def __init__(self, message, detail=""):
+        super().__init__(message, detail)
+        self.detail = detail
+
+    def __str__(self):
+        return self.args[0]
+
+
+class InputDataError(JobError):
+    """A partition's data could not be read or masked; the message names the file (and row)."""
+
+
+class DatasetFetchError(RuntimeError):
+    """The data could not be downloaded, or what was downloaded is not what was expected."""

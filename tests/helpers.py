@@ -1,5 +1,10 @@
-"""Small helpers shared by the tests."""
+"""Small helpers shared by the tests (fixtures are in conftest.py)."""
+import pathlib
+
 import numpy as np
+
+#: The repository root.
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def flat_rows(rows, dtype=np.int64):
@@ -32,3 +37,35 @@ def run_workflow(node, df, npartitions=1):
 
 def mask_lists(series):
     return [None if m is None else [bool(x) for x in m] for m in series]
+
+
+# ---- MovieLens-1M-shaped .inter files ----------------------------------------------------------
+
+HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float"
+ROWS = [  # (user, title, rating, timestamp), in file order
+    ("1m_2", 'Say "Anything" (1989)', 4, 300),
+    ("1m_1", "Bug's Life, A (1998)", 5, 200),
+    ("1m_1", "Sense & Sensibility (1995)", 3, 100),
+    ("1m_2", "Toy Story (1995)", 5, 300),           # same timestamp as the row above it: file order kept
+    ("1m_1", "Shawshank Redemption, The (1994)", 4, 200),  # tie with "Bug's Life, A": file order kept
+    ("1m_2", "Heat (1995)", 2, 100),
+    ("1m_1", "\"Quoted\", Title (2000)", 1, 50),
+]
+
+
+def write_inter(path, rows=ROWS, newline="\r\n", header=HEADER):
+    with open(path, "w", newline="") as fh:
+        fh.write(header + newline)
+        for user, title, rating, ts in rows:
+            fh.write(f"{user}\t{title}\t{rating}\t{ts}{newline}")
+    return str(path)
+
+
+def tiny_ratings(path, users=24, items=40, seed=0):
+    """Users rate 8-16 of ``items`` titles (with commas, quotes), timestamps with ties."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(1, users + 1):
+        for i in rng.choice(items, size=rng.integers(8, 17), replace=False):
+            rows.append((f"1m_{u}", f'Movie "{i}", The ({1950 + i})', int(rng.integers(1, 6)), int(rng.integers(0, 5))))
+    return write_inter(path, rows)

@@ -9,22 +9,13 @@ import pytest
 from merlin.dag import ColumnSelector
 
 from merlin_mlm_ops import MaskRandom
-from merlin_mlm_ops.cli import main
-from merlin_mlm_ops.demo import write_partitioned
-from merlin_mlm_ops.jobs import MaskJob, epoch_datasets, epoch_paths, run_mask_job
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.data.epochs import epoch_datasets, epoch_paths
+from merlin_mlm_ops.data.parquet import write_partitioned
+from merlin_mlm_ops.data.synthetic import make_sessions
+from merlin_mlm_ops.job.cli import main
+from merlin_mlm_ops.job.run import MaskJob, run_mask_job
 
 from helpers import mask_lists
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit="2GB") as lc, Client(lc) as client:
-        yield lc, client
 
 
 @pytest.fixture(scope="module")

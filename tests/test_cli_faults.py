@@ -15,18 +15,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from merlin_mlm_ops.cli import main
-from merlin_mlm_ops.demo import write_partitioned
-from merlin_mlm_ops.job_output import DELAY_ENV, ENOSPC_ENV, OutputLock
+from merlin_mlm_ops.data.parquet import write_partitioned
+from merlin_mlm_ops.data.synthetic import make_sessions
+from merlin_mlm_ops.errors import JobError
+from merlin_mlm_ops.job.cli import main
+from merlin_mlm_ops.job.output import DELAY_ENV, ENOSPC_ENV, OutputLock
+from merlin_mlm_ops.job.run import MaskJob, run_mask_job
 
 # Seconds each partition takes in the tests that stop a job midway: long enough that the job (6
 # partitions on 2 workers) cannot finish before the test's signal lands on a loaded 2-core machine
 # (at 0.5 s a CI run under load once finished the whole job first).
 SLOW_PARTITION = "1.5"
-from merlin_mlm_ops.jobs import JobError, MaskJob, run_mask_job
-from merlin_mlm_ops.synthetic import make_sessions
 
-from test_cli import cluster  # noqa: F401 - the module's LocalCluster (2 workers)
 
 ARGS = ["-c", "item_ids", "-c", "category", "--key", "session_id", "--seed", "4", "--epochs", "2", "--no-progress"]
 
@@ -245,7 +245,7 @@ def test_debug_shows_the_full_traceback_of_a_data_error(cluster, tmp_path, capsy
 
 
 def test_an_unexpected_failure_is_one_line_with_exit_code_1_and_debug_raises(tmp_path, capsys, monkeypatch):
-    import merlin_mlm_ops.cli as cli
+    import merlin_mlm_ops.job.cli as cli
 
     def boom(args):
         raise RuntimeError("boom\nsecond line")
@@ -301,7 +301,7 @@ def _start(raw, out, *extra, delay="1.0"):
     """The command in a new session (its own process group); its own workers (unless ``extra``
     names a scheduler) sleep ``delay`` s per partition."""
     env = dict(os.environ, PYTHONWARNINGS="ignore", **{DELAY_ENV: delay})
-    cmd = [sys.executable, "-m", "merlin_mlm_ops.cli", "mask", raw, "-o", out, *ARGS, *(extra or ["--workers", "2"])]
+    cmd = [sys.executable, "-m", "merlin_mlm_ops.job.cli", "mask", raw, "-o", out, *ARGS, *(extra or ["--workers", "2"])]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
@@ -448,7 +448,7 @@ def _wait_until_idle(client):
 
 def _crash_after_two_partitions(job, client, monkeypatch):
     """A run that dies after two partitions without cleaning up, as under kill -9."""
-    import merlin_mlm_ops.jobs as jobs
+    import merlin_mlm_ops.job.run as jobs
 
     def die(done, total):
         if done == 2:
@@ -488,7 +488,7 @@ def test_resume_with_categorify_reuses_the_seed_and_keeps_partitions_only_with_t
 
 
 def test_partitions_are_whole_row_groups_of_one_file_up_to_part_size(tmp_path):
-    from merlin_mlm_ops.job_inputs import Partition, check_inputs
+    from merlin_mlm_ops.job.inputs import Partition, check_inputs
 
     write_partitioned(make_sessions(100, seed=1), str(tmp_path), 2, row_group_size=20)
     files = sorted(glob.glob(str(tmp_path / "*.parquet")))

@@ -159,7 +159,7 @@ def _categorify(df, tmp_path, tag, *, npartitions=1, parquet_files=0):
     from merlin.io import Dataset
 
     from merlin_mlm_ops import MaskRandom
-    from merlin_mlm_ops.demo import write_partitioned
+    from merlin_mlm_ops.data.parquet import write_partitioned
 
     out = os.path.join(tmp_path, tag)
     if parquet_files:

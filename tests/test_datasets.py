@@ -11,28 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from merlin_mlm_ops import datasets
-from merlin_mlm_ops.datasets import DatasetFetchError
+from merlin_mlm_ops.data import movielens as datasets
+from merlin_mlm_ops.errors import DatasetFetchError
 
-HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float"
-ROWS = [  # (user, title, rating, timestamp), in file order
-    ("1m_2", 'Say "Anything" (1989)', 4, 300),
-    ("1m_1", "Bug's Life, A (1998)", 5, 200),
-    ("1m_1", "Sense & Sensibility (1995)", 3, 100),
-    ("1m_2", "Toy Story (1995)", 5, 300),           # same timestamp as the row above it: file order kept
-    ("1m_1", "Shawshank Redemption, The (1994)", 4, 200),  # tie with "Bug's Life, A": file order kept
-    ("1m_2", "Heat (1995)", 2, 100),
-    ("1m_1", "\"Quoted\", Title (2000)", 1, 50),
-]
-
-
-def write_inter(path, rows=ROWS, newline="\r\n", header=HEADER):
-    with open(path, "w", newline="") as fh:
-        fh.write(header + newline)
-        for user, title, rating, ts in rows:
-            fh.write(f"{user}\t{title}\t{rating}\t{ts}{newline}")
-    return str(path)
-
+from helpers import HEADER, ROWS, write_inter
 
 def fake_wheel(folder, inter_text=None):
     """A wheel-shaped zip holding the ML-1M member; returns (path, sha256)."""

@@ -2,8 +2,8 @@
 import numpy as np
 import pandas as pd
 
-from merlin_mlm_ops.demo import run_demo
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.job.demo import run_demo
+from merlin_mlm_ops.data.synthetic import make_sessions
 
 
 def test_demo_writes_masked_parquet_and_a_summary(tmp_path, capsys):

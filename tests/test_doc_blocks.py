@@ -1,12 +1,12 @@
 """doc_blocks rewrites exactly the text between one block's markers, and every --write script uses it."""
-import pathlib
 import re
 
 import pytest
 
 from merlin_mlm_ops.doc_blocks import read_block, replace_block, replace_text_block
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from helpers import ROOT
+
 
 
 def test_replacing_a_block_that_is_one_newline_changes_nothing_else():

@@ -3,7 +3,8 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT
+
 
 
 def test_bert4rec_example_runs_and_prints_the_table(tmp_path):

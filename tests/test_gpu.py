@@ -78,7 +78,7 @@ def test_cudf_partition_masks_equal_pandas_partition_masks():
     from merlin.dag import ColumnSelector
 
     from merlin_mlm_ops import MaskLast, MaskRandom
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     df = make_sessions(20_000, n_items=500, seed=4)
     gdf = cudf.from_pandas(df)

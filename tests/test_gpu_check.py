@@ -6,7 +6,8 @@ import pytest
 
 from merlin_mlm_ops.masking.gpu import has_gpu
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT
+
 
 
 @pytest.mark.skipif(has_gpu(), reason="on a GPU machine the check runs for real (ci/gpu-check.sh)")

@@ -3,12 +3,10 @@ docs block and curve, and resumes from its checkpoints (the real run is the exam
 import importlib.util
 import os
 
-import numpy as np
 import pytest
 
-from test_datasets import write_inter
+from helpers import ROOT, tiny_ratings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -18,16 +16,6 @@ def example():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def tiny_ratings(path, users=24, items=40, seed=0):
-    """Users rate 8-16 of ``items`` titles (with commas, quotes), timestamps with ties."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(1, users + 1):
-        for i in rng.choice(items, size=rng.integers(8, 17), replace=False):
-            rows.append((f"1m_{u}", f'Movie "{i}", The ({1950 + i})', int(rng.integers(1, 6)), int(rng.integers(0, 5))))
-    return write_inter(path, rows)
 
 
 def run(example, tmp_path, *extra):

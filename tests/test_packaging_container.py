@@ -19,12 +19,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from helpers import ROOT
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (the container's): pip vendors the same parser
     from pip._vendor import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
 CONTAINER = ROOT / "ci" / "merlin-tensorflow-23.08-pypi.txt"
 SOURCE_NAME = "merlin-tensorflow-23.08-constraints.txt"
 # Supplied by the containers in another form: NVIDIA's TensorFlow build (named tensorflow) and

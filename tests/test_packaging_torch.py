@@ -1,15 +1,14 @@
 """The torch extra's ranges hold the PyTorch add-on of CI and the merlin-pytorch:23.08 container's versions."""
-from pathlib import Path
-
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from helpers import ROOT
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: pip vendors the same parser
     from pip._vendor import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def torch_extra():

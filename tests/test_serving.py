@@ -25,7 +25,7 @@ from merlin_mlm_ops import MaskRandom
 from merlin_mlm_ops.serving import TritonServer, export, model_ensemble, serving_workflow, workflow_ensemble
 from merlin_mlm_ops.serving.client import flat_sessions, infer_inputs, unflatten
 from merlin_mlm_ops.serving.sessions import popularity_scores
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.data.synthetic import make_sessions
 from merlin_mlm_ops.tf import SequenceMaskPrecomputed
 from merlin_mlm_ops.tf.models import build_bert4rec
 

@@ -11,7 +11,7 @@ from merlin.io import Dataset
 from merlin_mlm_ops.tf import SequenceMaskPrecomputed
 from merlin_mlm_ops.tf.compat import CompiledFunctions, deleted_attributes_stay_tracked, forget_attribute, trace_key
 from merlin_mlm_ops.tf.models import build_bert4rec
-from merlin_mlm_ops.tf.toy import masked_epochs
+from merlin_mlm_ops.data.toy import masked_epochs
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import tensorflow as tf
 from merlin_mlm_ops.tf import SequenceMaskPrecomputed
 from merlin_mlm_ops.tf.epochs import EpochMasks
 from merlin_mlm_ops.tf.models import build_bert4rec
-from merlin_mlm_ops.tf.toy import masked_epochs
+from merlin_mlm_ops.data.toy import masked_epochs
 
 
 @pytest.fixture(scope="module")

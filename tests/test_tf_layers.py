@@ -110,7 +110,7 @@ def test_loss_in_a_compiled_model_with_a_padding_mask_is_the_masked_mean():
 
 def test_a_plain_keras_model_learns_from_precomputed_masks():
     from merlin_mlm_ops.masking import hashing, rules
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     df = make_sessions(400, n_items=30, mean_length=8, max_length=12, transition=0.9, seed=2)
     vocab = {v: i + 1 for i, v in enumerate(sorted({int(x) for r in df["item_ids"] for x in r}))}

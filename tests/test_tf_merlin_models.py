@@ -11,7 +11,7 @@ import merlin.models.tf as mm
 from merlin.dataloader.tensorflow import Loader
 
 from merlin_mlm_ops import MaskRandom
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.data.synthetic import make_sessions
 from merlin_mlm_ops.tf import SequenceMaskPrecomputed
 from merlin_mlm_ops.tf.models import build_bert4rec
 

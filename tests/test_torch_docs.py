@@ -4,9 +4,10 @@ import re
 
 from torch_support import require
 
+from helpers import ROOT
+
 require("torch", "transformers4rec.torch")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_every_python_block_of_docs_torch_md_runs(tmp_path, monkeypatch):

@@ -6,9 +6,8 @@ from torch_support import require
 
 require("torch", "transformers4rec.torch")
 
-from test_movielens_example import tiny_ratings  # noqa: E402
+from helpers import ROOT, tiny_ratings  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_both_variants_train_over_two_seeds_and_the_table_is_written(tmp_path):

@@ -43,6 +43,6 @@ def first_row(index, bad):
 
 
 def _xp(arr):
-    from merlin_mlm_ops.masking.engine import array_module
+    from merlin_mlm_ops.masking.arrays import array_module
 
     return array_module(arr)

@@ -18,17 +18,9 @@ import warnings
 import numpy as np
 
 from merlin_mlm_ops.masking import hashing, rules
+from merlin_mlm_ops.masking.arrays import array_module
 
 BACKENDS = ("auto", "fused", "reference")
-
-
-def array_module(arr):
-    """``numpy`` for NumPy arrays, ``cupy`` for CuPy arrays."""
-    if isinstance(arr, np.ndarray):
-        return np
-    import cupy  # only reached with device arrays, so cupy is present
-
-    return cupy
 
 
 def _backend(backend):

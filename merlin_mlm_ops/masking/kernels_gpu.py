@@ -119,7 +119,7 @@ def _stream(values):
 
 
 def _xp(values):
-    from merlin_mlm_ops.masking.engine import array_module
+    from merlin_mlm_ops.masking.arrays import array_module
 
     return array_module(values)
 

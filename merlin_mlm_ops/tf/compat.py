@@ -25,6 +25,11 @@ import functools
 import tensorflow as tf
 
 
+#: Class attribute that marks a ``pre`` class (and its subclasses) as stateless for :func:`trace_key`;
+#: :class:`~merlin_mlm_ops.tf.SequenceMaskPrecomputed` sets it (so this module need not import it).
+STATELESS_PRE = "_mlm_stateless_pre"
+
+
 @functools.lru_cache(maxsize=None)
 def deleted_attributes_stay_tracked() -> bool:
     """True where deleting a Layer's layer-valued attribute leaves a checkpoint dependency."""
@@ -62,9 +67,7 @@ def trace_key(pre):
     """
     import merlin.models.tf as mm
 
-    from merlin_mlm_ops.tf.merlin_models import SequenceMaskPrecomputed
-
-    if not isinstance(pre, (SequenceMaskPrecomputed, mm.SequenceMaskLast)):
+    if not (getattr(type(pre), STATELESS_PRE, False) or isinstance(pre, mm.SequenceMaskLast)):
         return None
     # (not get_config: it holds generated layer names, different for every instance)
     schema = tuple((c.name, c.dtype.name, tuple(sorted(str(t) for t in c.tags))) for c in pre.schema)

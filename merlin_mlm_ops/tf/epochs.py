@@ -17,7 +17,7 @@ from typing import Sequence
 import tensorflow as tf
 from merlin.dataloader.tensorflow import Loader
 
-from merlin_mlm_ops.jobs import check_same_columns
+from merlin_mlm_ops.data.epochs import check_same_columns
 from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, set_untracked
 
 
@@ -28,7 +28,7 @@ class EpochMasks(Loader):
     ----------
     datasets : sequence of merlin.io.Dataset
         One dataset per epoch, the same sessions with a different mask in each (e.g.
-        :func:`merlin_mlm_ops.jobs.epoch_datasets`).  They must have the same columns with the
+        :func:`merlin_mlm_ops.data.epochs.epoch_datasets`).  They must have the same columns with the
         same dtypes.  When training runs longer than ``len(datasets)`` epochs, epoch k uses
         ``datasets[k % len(datasets)]``.
     batch_size : int

@@ -76,6 +76,8 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
     ``model.evaluate(loader, pre=mm.SequenceMaskLast(seq_schema, "item_ids", transformer=bert))``.
     """
 
+    _mlm_stateless_pre = True  # compat.STATELESS_PRE: equal instances trace the same step (compat.trace_key)
+
     def __init__(self, schema: Schema, target, mask_column=None, transformer=None, **kwargs):
         tagged = schema.select_by_tag(MASK_TAG).column_names
         seq_schema = schema.excluding_by_tag(MASK_TAG)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from merlin_mlm_ops.jobs import check_same_columns
+from merlin_mlm_ops.data.epochs import check_same_columns
 
 __all__ = ["EpochLoaders"]
 
@@ -21,7 +21,7 @@ class EpochLoaders:
     ----------
     datasets : sequence of merlin.io.Dataset
         One dataset per epoch, the same sessions with a different mask in each (e.g.
-        :func:`merlin_mlm_ops.jobs.epoch_datasets`, or ``MaskRandom(epoch=k)`` outputs); same columns
+        :func:`merlin_mlm_ops.data.epochs.epoch_datasets`, or ``MaskRandom(epoch=k)`` outputs); same columns
         and dtypes in each. Beyond ``len(datasets)`` epochs, epoch k uses ``datasets[k % len(datasets)]``.
     make_loader : callable
         Builds an epoch's loader from its dataset, e.g. ``lambda ds: Loader(ds, batch_size=64)``

@@ -1,7 +1,7 @@
 """The main job on embedded data: synthetic sessions -> Categorify -> MaskRandom -> Parquet.
 
 Run it with ``./ci/demo.sh`` (creates ``.venv`` if needed), ``merlin-mlm demo`` or
-``python -m merlin_mlm_ops.demo``.  It prints a short summary, with where the ETL time goes, and
+``python -m merlin_mlm_ops.job.cli demo``.  It prints a short summary, with where the ETL time goes, and
 returns it as a dict.  It applies :mod:`merlin_mlm_ops.compat` (merlin-core 23.08's pandas list
 paths vectorised); ``MERLIN_MLM_OPS_NO_COMPAT=1`` shows the time without it.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import sys
 import time
 import warnings
 
@@ -33,7 +32,8 @@ def run_demo(output="out/demo", n_sessions=100_000, n_items=20_000, partitions=4
 
     from merlin_mlm_ops import MaskRandom, compat
     from merlin_mlm_ops.masking.stats import expected_masked
-    from merlin_mlm_ops.synthetic import make_sessions
+    from merlin_mlm_ops.data.parquet import write_partitioned
+    from merlin_mlm_ops.data.synthetic import make_sessions
 
     compat_active = compat.apply()
 
@@ -115,19 +115,6 @@ def _time_alone(op, files, columns):
     return total
 
 
-def write_partitioned(df, path, partitions, row_group_size=None):
-    """Write ``df`` as ``partitions`` Parquet files under ``path`` (row groups of ``row_group_size``
-    rows, default one per file; readers can split files into partitions at row groups)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    os.makedirs(path, exist_ok=True)
-    bounds = np.linspace(0, len(df), partitions + 1).astype(int)
-    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-        table = pa.Table.from_pandas(df.iloc[lo:hi], preserve_index=False)
-        pq.write_table(table, os.path.join(path, f"part_{i:04d}.parquet"), row_group_size=row_group_size)
-
-
 def print_summary(s, prob, seed):
     print("merlin-mlm-ops demo: Categorify -> MaskRandom(prob=%g, seed=%d, key='session_id')" % (prob, seed))
     print(f"  rows            {s['rows']:,} sessions in {s['partitions']} partitions")
@@ -144,14 +131,3 @@ def print_summary(s, prob, seed):
              "off: merlin-core's pandas list paths as installed (slow)")
     print(f"  compat          merlin_mlm_ops.compat {state}")
     print(f"  output          {s['output']}/data (Parquet), {s['output']}/workflow")
-
-
-def main(argv=None):
-    """``python -m merlin_mlm_ops.demo [options]`` is ``merlin-mlm demo [options]``."""
-    from merlin_mlm_ops.cli import main as cli_main
-
-    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,7 +30,8 @@ import shutil
 import socket
 import time
 
-from merlin_mlm_ops.job_inputs import JobError
+from merlin_mlm_ops.data.files import sha256
+from merlin_mlm_ops.errors import JobError
 
 RUN_FILE = ".mlm-run.json"
 PARTS_DIR = ".mlm-parts"
@@ -169,15 +170,6 @@ def write_bytes_atomic(path, data):
             except OSError:
                 pass
         raise OSError(exc.errno, exc.strerror, path) from None
-
-
-def sha256(path):
-    """Hex SHA-256 of the file at ``path``, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fault_hooks(index, path):

@@ -15,25 +15,7 @@ import traceback
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from merlin_mlm_ops.errors import MaskInputError
-
-
-class JobError(Exception):
-    """A problem with the job's inputs or environment, reported as one line.
-
-    ``detail`` (optional) holds the full traceback of a failure on a worker, shown by ``--debug``.
-    """
-
-    def __init__(self, message, detail=""):
-        super().__init__(message, detail)
-        self.detail = detail
-
-    def __str__(self):
-        return self.args[0]
-
-
-class InputDataError(JobError):
-    """A partition's data could not be read or masked; the message names the file (and row)."""
+from merlin_mlm_ops.errors import InputDataError, JobError, MaskInputError
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from merlin.io import Dataset
 from merlin.schema import Tags
 
 from merlin_mlm_ops import MaskRandom
-from merlin_mlm_ops.synthetic import make_sessions
+from merlin_mlm_ops.data.synthetic import make_sessions
 
 
 def masked_epochs(path, epochs, sessions=400, n_items=40, prob=0.3, seed=3, mean_length=8, max_length=15):
@@ -18,7 +18,7 @@ def masked_epochs(path, epochs, sessions=400, n_items=40, prob=0.3, seed=3, mean
     epochs : int
         Number of masked copies (one per epoch).
     sessions, n_items, mean_length, max_length : int, default 400, 40, 8, 15
-        Size of the synthetic data (:func:`merlin_mlm_ops.synthetic.make_sessions`, transition 0.9).
+        Size of the synthetic data (:func:`merlin_mlm_ops.data.synthetic.make_sessions`, transition 0.9).
     prob, seed : float, int, default 0.3, 3
         MaskRandom's masking probability and seed.
 

@@ -1,0 +1,199 @@
+"""The ``merlin-mlm`` command: mask Parquet data on a Dask cluster, inspect masks, run the demo.
+
+    merlin-mlm mask INPUT... --output DIR --column item_ids [--column ...] --prob 0.2 --seed N
+                   [--key session_id] [--max-masked K] [--epochs E] [--workers N | --scheduler ADDR]
+                   [--gpu] [--categorify] [--overwrite] [--resume] [--debug]
+    merlin-mlm stats DIR [--plot FILE.png]
+    merlin-mlm demo [--sessions N] [--output DIR]
+
+Problems with the input or the output (missing files, a bad file anywhere in the input, an
+existing or overlapping output, another run on the same output, a full disk, an unreachable
+scheduler) end with a one-line ``merlin-mlm: error: ...`` and exit code 2.  SIGINT ends with
+exit code 130, SIGTERM with 143, after stopping the workers and removing the temporary folder.
+An unexpected failure prints one line and exits with 1.  ``--debug`` (or ``MERLIN_MLM_DEBUG=1``)
+prints the full traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+import warnings
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+DEBUG_ENV = "MERLIN_MLM_DEBUG"
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the job cleans up as for Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _mask_parser(sub, common):
+    p = sub.add_parser("mask", parents=[common], help="mask list columns of Parquet data on a Dask cluster",
+                       description="Read Parquet files, folders or globs; write E masked epochs as Parquet.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="Parquet files, folders or globs")
+    p.add_argument("--output", "-o", required=True, help="output folder (written atomically)")
+    p.add_argument("--column", "-c", dest="columns", action="append", required=True,
+                   help="list column to mask (repeat for aligned sequence columns; the first holds the ids)")
+    p.add_argument("--prob", type=float, default=0.2, help="masking probability (default 0.2)")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: drawn once and printed)")
+    p.add_argument("--key", help="column with one session id per row; masks then ignore partitioning")
+    p.add_argument("--min-masked", type=int, default=1, help="minimum masked positions per row (default 1)")
+    p.add_argument("--max-masked", type=int, default=None, help="maximum masked positions per row")
+    p.add_argument("--pad-id", type=int, default=0, help="padding id, never masked (default 0)")
+    p.add_argument("--epochs", type=int, default=1, help="independently masked copies to write (default 1)")
+    p.add_argument("--categorify", action="store_true", help="encode the columns with Categorify first")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
+    where.add_argument("--scheduler", help="address of a running Dask scheduler")
+    p.add_argument("--gpu", action="store_true", help="cuDF partitions on a dask_cuda.LocalCUDACluster")
+    p.add_argument("--memory-limit", default="2GB", help="memory limit per local worker (default 2GB)")
+    p.add_argument("--part-size", default="32MB",
+                   help="target size of a partition in memory, estimated from the Parquet footers; a "
+                        "partition is whole row groups of one file (default 32MB)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output folder (only the output of an earlier job, or an empty folder)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the verified partitions of an interrupted run with the same arguments")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_mask(args):
+    from merlin_mlm_ops.job.output import OutputLock
+    from merlin_mlm_ops.job.run import MaskJob, close_client, run_mask_job, start_client, validate_job
+
+    job = MaskJob(inputs=args.inputs, output=args.output, columns=args.columns, prob=args.prob,
+                  seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
+                  pad_id=args.pad_id, epochs=args.epochs, categorify=args.categorify, gpu=args.gpu,
+                  overwrite=args.overwrite, part_size=args.part_size)
+    checked = validate_job(job)  # every input footer, before the lock and the cluster
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if args.no_progress:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="partition", desc="masking", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def log(line):
+        print(f"merlin-mlm: {line}", file=sys.stderr)
+
+    with OutputLock(job.output) as lock:
+        client = start_client(args.workers, args.scheduler, args.gpu, args.memory_limit, quiet=not args.debug)
+        try:
+            summary = run_mask_job(job, client, progress, resume=args.resume, log=log, lock=lock, checked=checked)
+        finally:
+            if bar is not None:
+                bar.close()
+            close_client(client)
+    print(f"wrote {args.output}: {summary['rows']:,} rows x {summary['epochs']} epoch(s), "
+          f"{summary['items']:,} items, {summary['partitions']} partitions")
+    print(f"masked fraction {summary['masked_fraction']:.4f}, seed {summary['seed']}, "
+          f"{summary['seconds']:.1f} s, {summary['rows_per_second']:,.0f} rows/s")
+    return 0
+
+
+def cmd_stats(args):
+    from merlin_mlm_ops.job import report
+    from merlin_mlm_ops.errors import JobError
+
+    if not os.path.isdir(args.path):
+        raise JobError(f"not a folder: {args.path}")
+    try:
+        rep = report.collect(args.path, args.column)
+    except (FileNotFoundError, ValueError) as exc:
+        raise JobError(str(exc)) from None
+    print("\n".join(report.summary_lines(rep)))
+    if args.plot:
+        report.plot(rep, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def cmd_demo(args):
+    from merlin_mlm_ops.job.demo import run_demo
+
+    run_demo(args.output, n_sessions=args.sessions, partitions=args.partitions, prob=args.prob, seed=args.seed)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="merlin-mlm", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=os.environ.get(DEBUG_ENV, "") not in ("", "0"),
+                        help=f"print full tracebacks (also: {DEBUG_ENV}=1)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _mask_parser(sub, common)
+    st = sub.add_parser("stats", parents=[common],
+                        help="masked fraction, per-row counts and positions of a masked folder")
+    st.add_argument("path", metavar="DIR")
+    st.add_argument("--column", help="item column (default: from mlm-job.json)")
+    st.add_argument("--plot", metavar="FILE.png", help="also draw a PNG figure")
+    demo = sub.add_parser("demo", parents=[common], help="run the README's main job on synthetic sessions")
+    demo.add_argument("--output", default="out/demo")
+    demo.add_argument("--sessions", type=int, default=100_000)
+    demo.add_argument("--partitions", type=int, default=4)
+    demo.add_argument("--prob", type=float, default=0.2)
+    demo.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from merlin_mlm_ops.errors import JobError
+
+    # Schedulers and containers stop a job with SIGTERM: clean up as for Ctrl-C (signal handlers
+    # can only be set from the main thread; elsewhere SIGTERM keeps its default action).
+    handles_sigterm = _is_main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if handles_sigterm else None
+    try:
+        return {"mask": cmd_mask, "stats": cmd_stats, "demo": cmd_demo}[args.command](args)
+    except JobError as exc:
+        if args.debug:
+            traceback.print_exc()
+            if exc.detail:
+                print(exc.detail, file=sys.stderr)
+        print(f"merlin-mlm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("merlin-mlm: interrupted (SIGINT); workers stopped, no output folder was completed", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print("merlin-mlm: terminated (SIGTERM); workers stopped, no output folder was completed", file=sys.stderr)
+        return EXIT_SIGTERM
+    except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: one line unless --debug
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()
+        print(f"merlin-mlm: unexpected error: {type(exc).__name__}: {text[0] if text else ''} "
+              f"(rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        if handles_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _is_main_thread():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

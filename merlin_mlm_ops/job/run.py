@@ -1,0 +1,450 @@
+"""Masking jobs at scale: read Parquet once, write E masked epochs, on a Dask cluster.
+
+The job is one Dask task per input partition (whole row groups of one file, see
+:mod:`merlin_mlm_ops.job.inputs`), submitted to a ``dask.distributed`` client (a
+``LocalCluster``, a ``dask_cuda.LocalCUDACluster`` or an existing scheduler): each task reads and
+decodes its partition once, runs the fitted workflow (optional ``Categorify``, then
+``MaskRandom`` for epoch 0), derives the masks of the other epochs from the same decoded frame,
+writes one Parquet file per epoch and returns small statistics.  Partitions stream through the
+workers and are never gathered.  Because masks are a pure function of (seed, epoch, row key,
+position), a task that Dask re-runs after losing a worker, or that ``--resume`` redoes, writes
+the same bytes to the same file names.
+
+Output layout (``DIR``)::
+
+    DIR/epoch_0000/part_00000.parquet ...  + schema.pbtxt   one Parquet dataset per epoch
+    DIR/workflow/                            the fitted workflow (Workflow.load)
+    DIR/categories/                          Categorify's vocabularies, with --categorify
+    DIR/mlm-job.json                         parameters and summary (read by `merlin-mlm stats`)
+    DIR/mlm-manifest.json                    size and SHA-256 of every data file
+
+The job holds ``DIR.lock``, writes into ``DIR.tmp`` and renames it at the end, so an
+interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job.output`).
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import shutil
+import socket
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from merlin_mlm_ops.data.epochs import epoch_dir
+from merlin_mlm_ops.errors import JobError
+from merlin_mlm_ops.job import output as jo
+from merlin_mlm_ops.job.inputs import (CheckedInputs, Partition, check_inputs, check_output_apart,
+                                       data_error, find_parquet_files, first_line, named_error, read_partition)
+from merlin_mlm_ops.job.output import check_replaceable, normalize
+
+__all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "find_parquet_files"]
+
+
+@dataclass
+class MaskJob:
+    """Parameters of a masking job (see ``merlin-mlm mask --help``)."""
+
+    inputs: List[str]
+    output: str
+    columns: List[str]
+    prob: float = 0.2
+    seed: Optional[int] = None
+    key: Optional[str] = None
+    min_masked: int = 1
+    max_masked: Optional[int] = None
+    pad_id: Optional[int] = 0
+    epochs: int = 1
+    categorify: bool = False
+    gpu: bool = False
+    overwrite: bool = False
+    part_size: str = "32MB"
+
+
+def validate_job(job: MaskJob) -> CheckedInputs:
+    """Raise JobError for anything wrong with ``job`` that can be seen before running it (the
+    masking arguments, the epochs, an output that overlaps an input or exists, every input
+    file's footer and schema); returns the checked inputs and their partitions."""
+    from merlin_mlm_ops import MaskRandom
+
+    try:
+        MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
+                   max_masked=job.max_masked, pad_id=job.pad_id)
+    except (TypeError, ValueError) as exc:
+        raise JobError(str(exc)) from None
+    if job.epochs < 1:
+        raise JobError("--epochs must be >= 1")
+    files = find_parquet_files(job.inputs)
+    check_output_apart(job.output, job.inputs, files)  # before anything is read or replaced
+    check_replaceable(normalize(job.output), job.overwrite)
+    checked = check_inputs(files, job.columns, job.key, job.categorify, job.part_size)
+    if not checked.partitions:
+        raise JobError(f"the inputs hold no rows: {' '.join(job.inputs)}")
+    return checked
+
+
+def build_workflow(job: MaskJob, categories_path, seed=None):
+    """The job's workflow and its MaskRandom (``seed``, default ``job.seed``, else drawn)."""
+    import nvtabular as nvt
+
+    from merlin_mlm_ops import MaskRandom
+
+    node = job.columns
+    if job.categorify:
+        node = node >> nvt.ops.Categorify(out_path=categories_path)
+    mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=job.key, epoch=0,
+                      min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id)
+    node = node >> mask
+    if job.key is not None:
+        node = [job.key] + node
+    return nvt.Workflow(node), mask
+
+
+def process_partition(df, index, workflow, mask_op, columns, epochs, root):
+    """Transform a partition once, write every epoch's file (whole or absent), and return the
+    partition's record: each file's size and SHA-256, and the statistics of its masks.
+
+    The item column is taken apart once; each further epoch only reruns the masking kernel
+    on it (the same pure function the workflow's MaskRandom ran for epoch 0).
+    """
+    from merlin_mlm_ops.adapters import frame_adapter
+    from merlin_mlm_ops.masking.rules import segment_count
+
+    out = workflow._transform_df(df)
+    mask_name = mask_op.mask_name(columns)
+    adapter = frame_adapter(out)
+    flat = adapter.flatten(out[columns[0]], columns[0], mask_op.label)
+    values, offsets = _host(flat.values), _host(flat.offsets)
+    eligible = np.ones(len(values), dtype=bool) if mask_op.pad_id is None else values != mask_op.pad_id
+    n_eligible = segment_count(eligible, offsets)
+    stats, files = None, {}
+    for epoch in range(epochs):
+        epoch_op = mask_op.with_epoch(epoch)
+        mask = epoch_op.compute_mask(flat, out, adapter)
+        if epoch:
+            out[mask_name] = adapter.build_bool_lists(mask, flat.offsets, flat.valid, out.index,
+                                                      source=out[columns[0]])
+        folder = epoch_dir(root, epoch)
+        if not os.path.isdir(folder):  # the job was abandoned: never recreate its folder
+            raise JobError(f"output folder {folder} is gone; the job was cancelled")
+        buffer = io.BytesIO()
+        out.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        path = os.path.join(folder, f"part_{index:05d}.parquet")
+        if epoch == 0:
+            jo.fault_hooks(index, path)
+        jo.write_bytes_atomic(path, data)
+        files[os.path.relpath(path, root)] = [len(data), hashlib.sha256(data).hexdigest()]
+        epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
+        stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
+    return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
+
+
+def mask_partition(index, part: Partition, workflow, mask_op, columns, read_columns, epochs, root, gpu=False):
+    """One task: read partition ``index`` (``part``), mask and write it, then record it in the
+    run's manifest; data errors are raised as InputDataError naming the file and row."""
+    df = read_partition(part, read_columns, gpu)
+    try:
+        record = process_partition(df, index, workflow, mask_op, columns, epochs, root)
+    except Exception as exc:  # noqa: BLE001 - re-raised, as InputDataError when the data is at fault
+        error = data_error(part, exc)
+        if error is None:
+            raise
+        raise error from None
+    record["partition"] = jo.partition_record(part)
+    jo.write_json_atomic(jo.part_record_path(root, index), record)
+    return record
+
+
+def _epoch_stats(n_eligible, mask, offsets, width=1024):
+    """Counts for summaries: rows, items, masked, and rows/masked by eligible length (bincounts)."""
+    from merlin_mlm_ops.masking.rules import segment_count
+
+    n_clip = np.minimum(n_eligible, width - 1)
+    return {
+        "rows": np.array([len(n_eligible)]),
+        "items": np.array([int(offsets[-1])]),
+        "masked": np.array([int(mask.sum())]),
+        "rows_by_length": np.bincount(n_clip, minlength=width),
+        "masked_by_length": np.bincount(n_clip, weights=segment_count(mask, offsets), minlength=width),
+    }
+
+
+def _host(arr):
+    return arr if isinstance(arr, np.ndarray) else arr.get()
+
+
+def start_client(workers=None, scheduler=None, gpu=False, memory_limit="2GB", quiet=True):
+    """A ``distributed.Client``: to ``scheduler`` if given, else a local (CUDA) cluster.
+
+    ``quiet`` (default True) keeps the local workers' log below ERROR off the console (a failed
+    task's traceback is reported once, by the command); ``close_client`` also closes the cluster.
+    """
+    import logging
+
+    from distributed import Client
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise JobError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    if gpu:
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError:
+            raise JobError("--gpu needs dask-cuda and a GPU") from None
+        from merlin_mlm_ops.masking.gpu import has_gpu
+
+        if not has_gpu():
+            raise JobError("--gpu was given but no NVIDIA GPU is visible")
+        return Client(LocalCUDACluster(n_workers=workers, silence_logs=logging.ERROR if quiet else logging.WARNING))
+    from distributed import LocalCluster
+
+    # Worker processes inherit the environment: keep third-party import noise out of the console.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                           memory_limit=memory_limit, dashboard_address=None,
+                           silence_logs=logging.ERROR if quiet else logging.WARNING)
+    return Client(cluster)
+
+
+def close_client(client):
+    """Close ``client`` and the local cluster ``start_client`` made for it (workers stopped)."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def job_arguments(job: MaskJob, checked: CheckedInputs, seed):
+    """What decides the output bits: a resumed job must match the interrupted one on all of it."""
+    return {"columns": list(job.columns), "prob": job.prob, "seed": seed, "key": job.key,
+            "min_masked": job.min_masked, "max_masked": job.max_masked, "pad_id": job.pad_id,
+            "epochs": job.epochs, "categorify": job.categorify, "gpu": job.gpu, "part_size": job.part_size,
+            "inputs": checked.fingerprint}
+
+
+def _differences(old, new):
+    diff = []
+    for name in new:
+        if name == "seed" and new[name] is None:
+            continue  # no --seed: the resumed job takes the interrupted one's
+        if old.get(name) != new[name]:
+            diff.append("input files" if name == "inputs" else f"{name} {old.get(name)!r} != {new[name]!r}")
+    return ", ".join(diff)
+
+
+def _holder(run):
+    return f"pid {run['pid']} on {run['host']}, started {run['started']}" if run else "an earlier version"
+
+
+def _take_over_leftovers(output, tmp, args, resume, log):
+    """Clean what dead runs left next to ``output`` (under its lock); with ``resume``, rename the
+    newest temporary folder whose arguments match to ``tmp`` and return its run record."""
+    found = jo.leftovers(output)
+    chosen = None
+    if resume:
+        runs = [(jo.read_run(f), f) for f in found if ".tmp" in f[len(output):]]
+        runs = [(run, f) for run, f in runs if run is not None]
+        if runs:
+            chosen = max(runs, key=lambda rf: rf[0].get("started_s", 0))
+            diff = _differences(chosen[0]["args"], args)
+            if diff:
+                raise JobError(f"cannot resume from {chosen[1]}: it was started with different arguments "
+                               f"({diff}); run without --resume to start over")
+        else:
+            log(f"nothing to resume for {output}: starting from the beginning")
+    for folder in found:
+        if chosen is not None and folder == chosen[1]:
+            continue
+        if ".trash-" in folder[len(output):] and not os.path.lexists(output):
+            os.rename(folder, output)
+            log(f"restored {output} from {folder}, left by a run that died while replacing it")
+            continue
+        holder = _holder(jo.read_run(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"removed {folder}, left by a run that is no longer running ({holder})")
+    if chosen is None:
+        return None
+    if chosen[1] != tmp:
+        os.rename(chosen[1], tmp)
+    return chosen[0] | {"folder": chosen[1]}
+
+
+def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], None]] = None, *,
+                 resume: bool = False, log: Optional[Callable[[str], None]] = None, lock=None,
+                 checked: Optional[CheckedInputs] = None):
+    """Run ``job`` on ``client``; returns the summary dict (also written to mlm-job.json).
+
+    ``progress(done, total)`` (default None) is called as partitions finish. ``resume``
+    (default False) keeps the verified partitions of an interrupted run with the same arguments.
+    ``log(line)`` (default: discard) receives one line per notable event (a dead run's folder
+    removed, a resume). ``lock`` (default: taken here) is the held
+    :class:`~merlin_mlm_ops.job.output.OutputLock` of ``job.output``; ``checked`` (default:
+    checked here) the result of :func:`validate_job`.
+    """
+    if lock is None:
+        with jo.OutputLock(job.output) as own:
+            return run_mask_job(job, client, progress, resume=resume, log=log, lock=own, checked=checked)
+    log = log or (lambda line: None)
+    checked = checked or validate_job(job)
+    output = normalize(job.output)
+    tmp = jo.tmp_folder(output)
+    t0 = time.perf_counter()
+    resumed = _take_over_leftovers(output, tmp, job_arguments(job, checked, job.seed), resume, log)
+    # Again, now that no other run can change it (and a dead run's trash may have been restored);
+    # a resumed folder stays as it is, for a later --resume.
+    check_replaceable(output, job.overwrite)
+    futures = []
+    try:
+        return _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
+    except BaseException as exc:
+        _abandon(client, futures, tmp)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise JobError(f"no space left on device while writing {exc.filename or tmp}") from None
+        raise
+
+
+def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures):
+    import warnings
+
+    from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
+
+    from merlin_mlm_ops.compat.dask import register as register_compat
+
+    warnings.filterwarnings("ignore", message=".*CPU mode.*")
+    seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
+    read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
+    workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"), seed)
+    args = job_arguments(job, checked, mask_op.seed)
+    for epoch in range(job.epochs):
+        os.makedirs(epoch_dir(tmp, epoch), exist_ok=True)
+    os.makedirs(os.path.join(tmp, jo.PARTS_DIR), exist_ok=True)
+    run = {"args": args, "pid": os.getpid(), "host": socket.gethostname(),
+           "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "started_s": time.time(),
+           "categories": None if resumed is None else resumed.get("categories")}
+    jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
+    register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
+    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
+    categories = jo.tree_digest(os.path.join(tmp, "categories"))
+    kept = {}
+    if resumed is not None:
+        if categories != run["categories"]:
+            shutil.rmtree(os.path.join(tmp, jo.PARTS_DIR))
+            os.makedirs(os.path.join(tmp, jo.PARTS_DIR))
+        kept = jo.verified_parts(tmp, checked.partitions)
+        jo.remove_strays(tmp, {rel for record in kept.values() for rel in record["files"]})
+        log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
+            "(sizes and SHA-256 verified), the rest redone")
+    jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
+    for epoch in range(job.epochs):
+        TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
+    todo = [i for i in range(len(checked.partitions)) if i not in kept]
+    records = list(kept.values())
+    if todo:
+        # One task per partition reads, masks and writes it: a decoded frame never travels
+        # between workers (pickling object columns costs more than masking them).
+        [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
+        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
+                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
+                              read_columns=read_columns, epochs=job.epochs, root=tmp, gpu=job.gpu,
+                              pure=False)
+        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+    totals = _totals(records)
+    workflow.save(os.path.join(tmp, "workflow"))
+    seconds = time.perf_counter() - t0
+    summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
+    jo.write_json_atomic(os.path.join(tmp, jo.JOB_FILE),
+                         {"job": asdict(job) | {"seed": mask_op.seed}, "summary": summary,
+                          "by_length": {"rows": totals["rows_by_length"].tolist(),
+                                        "masked": totals["masked_by_length"].tolist()}})
+    jo.write_manifest(tmp, sorted(records, key=lambda r: r["index"]))
+    jo.publish(tmp, output, job.overwrite)
+    return summary
+
+
+def _fit(workflow, job, checked, sample):
+    """Fit ``workflow``: on every file for Categorify, else on ``sample`` (the first partition:
+    MaskRandom has no statistics, and reading one partition is all the schema needs)."""
+    from merlin.io import Dataset
+
+    from merlin_mlm_ops.errors import MaskInputError
+
+    first = checked.partitions[0]
+    try:
+        if job.categorify:
+            workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size))
+        else:
+            workflow.fit(Dataset(sample, cpu=not job.gpu))
+    except Exception as exc:  # noqa: BLE001 - sorted below into the one-line errors
+        if isinstance(exc, JobError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+            raise
+        if job.categorify and not isinstance(exc, MaskInputError):  # any file: pyarrow does not say which
+            raise JobError(f"Categorify could not be fitted on the inputs ({first_line(exc)})",
+                           traceback.format_exc()) from None
+        raise named_error(first, exc) from None  # the dtype sample: the first partition's rows
+
+
+def _totals(records):
+    totals = None
+    for record in records:
+        stats = {k: np.asarray(v) for k, v in record["stats"].items()}
+        totals = stats if totals is None else {k: totals[k] + stats[k] for k in totals}
+    return totals
+
+
+def _abandon(client, futures, tmp, settle_s=1.0, timeout_s=60.0):
+    """Cancel the job's tasks and remove its temporary folder for good.
+
+    Tasks already running on workers cannot be interrupted and may still write a file after a
+    first removal, so the folder is removed until it has stayed absent for ``settle_s``.
+    """
+    if futures:
+        client.cancel(futures)
+    deadline = time.monotonic() + timeout_s
+    absent_since = None
+    while time.monotonic() < deadline:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+            absent_since = None
+        elif absent_since is None:
+            absent_since = time.monotonic()
+        elif time.monotonic() - absent_since >= settle_s:
+            return
+        time.sleep(0.1)
+
+
+def _gather_with_progress(futures, progress, done, total):
+    from distributed import as_completed
+
+    records = []
+    if progress is not None and done:
+        progress(done, total)
+    for future in as_completed(futures):
+        records.append(future.result())
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    return records
+
+
+def summarize(job, mask_op, totals, partitions, seconds):
+    rows = int(totals["rows"][0]) // job.epochs
+    items = int(totals["items"][0]) // job.epochs
+    return {
+        "rows": rows,
+        "items": items,
+        "epochs": job.epochs,
+        "partitions": partitions,
+        "seed": mask_op.seed,
+        "masked_fraction": float(totals["masked"][0]) / max(int(totals["items"][0]), 1),
+        "seconds": seconds,
+        "rows_per_second": rows * job.epochs / seconds if seconds else 0.0,
+    }
