@@ -65,8 +65,9 @@ class Device:
         import cupy
 
         self.xp = cupy
-        props = cupy.cuda.runtime.getDeviceProperties(0)
-        self.name = (f"{props['name'].decode()}, CuPy {cupy.__version__}, CUDA runtime "
+        name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        name = name.decode() if isinstance(name, bytes) else name  # CuPy gives bytes; a str is taken as is
+        self.name = (f"{name}, CuPy {cupy.__version__}, CUDA runtime "
                      f"{cupy.cuda.runtime.runtimeGetVersion()}, driver {cupy.cuda.runtime.driverGetVersion()}")
 
     def put(self, arr):
