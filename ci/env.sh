@@ -5,6 +5,8 @@
 # pip 26.3 refuses merlin packages). Set PYTHON to pick the interpreter.
 # ci/env-merlin2308.sh builds the second environment with this same script: it sets MLM_VENV,
 # MLM_PYTHON_VERSION, MLM_REQUIREMENTS, MLM_CONSTRAINTS, MLM_PIP and MLM_PYTHON first.
+# MLM_INSTALL_PACKAGE=0 leaves the package out of the environment (ci/env-today.sh: Python 3.12 is outside
+# pyproject's requires-python; that environment reads the package from the checkout through PYTHONPATH).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/${MLM_VENV:-.venv}"
@@ -44,7 +46,9 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   echo "$want" > "$STAMP"
   rm -f "$STAMP.pkg"
 fi
-if [ ! -f "$STAMP.pkg" ] || [ "$(cat "$STAMP.pkg")" != "$want_pkg" ]; then
+if [ "${MLM_INSTALL_PACKAGE:-1}" = 0 ]; then
+  "$VENV/bin/python" -m pip check >&2
+elif [ ! -f "$STAMP.pkg" ] || [ "$(cat "$STAMP.pkg")" != "$want_pkg" ]; then
   pip_quiet install --no-deps -e "$ROOT"
   "$VENV/bin/python" -m pip check >&2
   echo "$want_pkg" > "$STAMP.pkg"

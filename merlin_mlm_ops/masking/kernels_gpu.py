@@ -15,10 +15,14 @@ or launch.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda
 
-from merlin_mlm_ops.masking import row_kernels
-from merlin_mlm_ops.masking.kernel_args import last_args, random_args
+from merlin_mlm_ops.masking.numba_cuda_compat import restore_row_stack
+
+restore_row_stack()  # before numba.cuda loads its registries: numba-cuda 0.30 + NumPy 2.5 (see that module)
+from numba import cuda  # noqa: E402
+
+from merlin_mlm_ops.masking import row_kernels  # noqa: E402
+from merlin_mlm_ops.masking.kernel_args import last_args, random_args  # noqa: E402
 
 THREADS_PER_BLOCK = 128
 WARPS_PER_BLOCK = THREADS_PER_BLOCK // 32
