@@ -3,10 +3,10 @@ docs block and curve, and resumes from its checkpoints (the real run is the exam
 import importlib.util
 import os
 
+import numpy as np
 import pytest
 
 from helpers import ROOT, tiny_ratings
-
 
 
 @pytest.fixture(scope="module")
