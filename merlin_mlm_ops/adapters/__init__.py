@@ -5,13 +5,14 @@ code between them only sees arrays (NumPy for pandas, CuPy for cuDF).
 """
 from __future__ import annotations
 
-from merlin.core.dispatch import is_cpu_object
-
 from merlin_mlm_ops.errors import MaskInputError
 
 
 def frame_adapter(df):
     """The adapter module for a partition: pandas, or cuDF."""
+    # imported here, not at the top: pandas_lists (used by merlin_mlm_ops.frames) needs no Merlin
+    from merlin.core.dispatch import is_cpu_object
+
     if is_cpu_object(df):
         from merlin_mlm_ops.adapters import pandas_lists
 
