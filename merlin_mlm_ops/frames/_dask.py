@@ -25,5 +25,19 @@ def apply_partition(part, spec):
 def apply(ddf, spec):
     """A lazy Dask DataFrame with the mask column appended to every partition."""
     spec.check_columns(ddf.columns)
+    _check_not_strings(ddf._meta, spec)
     meta = apply_partition(ddf._meta, spec)
     return ddf.map_partitions(apply_partition, spec, meta=meta)
+
+
+def _check_not_strings(meta, spec):
+    """Refuse list columns that Dask turned into strings, saying how to keep them lists."""
+    for column in spec.columns:
+        dtype = meta[column].dtype
+        if dtype != object and str(dtype) in ("str", "string"):
+            from merlin_mlm_ops.errors import MaskInputError
+
+            raise MaskInputError(spec.label, column, f"holds strings (dtype {dtype}), not lists: Dask converts "
+                                 "object columns to strings (config 'dataframe.convert-string'); give it "
+                                 "ArrowDtype list columns, or set dask.config.set({'dataframe.convert-string': "
+                                 "False}) before from_pandas / read_parquet")

@@ -12,7 +12,6 @@ start at 0, n + 1 integers).  It follows the operator's pandas adapter where Arr
   column (and the row, for a null item).
 
 >>> import pyarrow as pa
-import pyarrow.compute as pc
 >>> flat = flatten(pa.array([[5, 6], None, [7, 8, 9]]).slice(1), "item_ids", "mask_last", range(2))
 >>> flat.values.tolist(), flat.offsets.tolist(), flat.valid.tolist()
 ([7, 8, 9], [0, 0, 3], [False, True])
@@ -21,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from merlin_mlm_ops.adapters.pandas_lists import FlatList
 from merlin_mlm_ops.errors import MaskInputError
