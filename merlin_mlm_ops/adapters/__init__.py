@@ -5,7 +5,21 @@ code between them only sees arrays (NumPy for pandas, CuPy for cuDF).
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple, Optional
+
 from merlin_mlm_ops.errors import MaskInputError
+
+
+class FlatList(NamedTuple):
+    """A list column taken apart: rows are ``values[offsets[r]:offsets[r + 1]]`` (NumPy or CuPy).
+
+    ``valid`` is None when no row is null; else ``valid[r]`` is False for a null row (whose
+    offsets span no values).  ``values`` is None when only the row structure was asked for.
+    """
+
+    values: Optional[Any]
+    offsets: Any
+    valid: Optional[Any]
 
 
 def frame_adapter(df):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from merlin_mlm_ops.adapters.pandas_lists import FlatList
+from merlin_mlm_ops.adapters import FlatList
 from merlin_mlm_ops.errors import MaskInputError
 
 _INTS = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from merlin_mlm_ops.adapters.pandas_lists import FlatList
+from merlin_mlm_ops.adapters import FlatList
 from merlin_mlm_ops.errors import MaskInputError
 
 
