@@ -157,6 +157,9 @@ class Series:
     def to_pylist(self):
         return self._col.to_pylist()
 
+    def to_arrow(self):
+        return pa.array(self.to_pylist())
+
 
 class DataFrame:
     def __init__(self, series, index):
