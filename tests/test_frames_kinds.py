@@ -173,3 +173,15 @@ def test_dask_list_columns_turned_into_strings_are_refused_with_the_fix():
         pytest.skip("this Dask/pandas keeps object columns")
     with pytest.raises(MaskInputError, match="dataframe.convert-string"):
         mask_last(ddf, "item_ids")
+
+
+def test_zero_row_frames_get_an_empty_mask_column_of_the_right_type():
+    empty = pa.table({"k": pa.array([], pa.string()), "item_ids": pa.array([], type=LIST)})
+    assert mask_random(empty, "item_ids", seed=1, key="k").schema.field("item_ids_mask").type == pa.list_(pa.bool_())
+    assert mask_last(empty.slice(0, 0), "item_ids").num_rows == 0
+    frame = pd.DataFrame({"item_ids": pd.arrays.ArrowExtensionArray(empty.column("item_ids"))})
+    assert mask_last(frame, "item_ids")["item_ids_mask"].dtype == pd.ArrowDtype(pa.list_(pa.bool_()))
+    assert len(mask_random(pd.DataFrame({"item_ids": pd.Series([], dtype=object)}), "item_ids", seed=1)) == 0
+    pl = pytest.importorskip("polars")
+    out = mask_random(pl.from_arrow(empty), "item_ids", seed=1, key="k")
+    assert out.height == 0 and out.schema["item_ids_mask"] == pl.List(pl.Boolean)
