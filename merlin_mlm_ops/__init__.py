@@ -4,8 +4,15 @@
     from merlin_mlm_ops import MaskRandom, MaskLast
     wf = nvt.Workflow(["item_ids"] >> MaskRandom(prob=0.2, seed=7))
 
-The operators are imported on first use, so the masking core (:mod:`merlin_mlm_ops.masking`:
-rules, hashing, fused kernels, engine) loads without NVTabular, e.g. on a bare GPU box.
+Without Merlin, the same masks on pandas, Polars, PyArrow, cuDF or Dask frames (docs/frames.md):
+
+    from merlin_mlm_ops import mask_random, mask_last
+    out = mask_random(df, "item_ids", prob=0.2, seed=7, key="session_id")
+
+The operators are imported on first use, so ``import merlin_mlm_ops``, the dataframe API
+(:mod:`merlin_mlm_ops.frames`) and the masking core (:mod:`merlin_mlm_ops.masking`: rules,
+hashing, fused kernels, engine) load without NVTabular; importing an operator where NVTabular
+is missing raises one ImportError that says what to install.
 """
 __version__ = "0.1.0"
 
@@ -14,6 +21,8 @@ _LAZY = {
     "MaskLast": "merlin_mlm_ops.ops.mask_last",
     "MASK_TAG": "merlin_mlm_ops.ops.base",
     "MaskInputError": "merlin_mlm_ops.errors",
+    "mask_random": "merlin_mlm_ops.frames",
+    "mask_last": "merlin_mlm_ops.frames",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -15,6 +15,8 @@ class MaskInputError(ValueError):
     """
 
     def __init__(self, op: str, column: str, problem: str, row=None):
+        if type(row).__module__ == "numpy" and hasattr(row, "item"):
+            row = row.item()  # NumPy 2 reprs an index label as np.int64(7): name the row as 7
         self.op = op
         self.column = column
         self.row = row

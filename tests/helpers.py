@@ -69,3 +69,44 @@ def tiny_ratings(path, users=24, items=40, seed=0):
         for i in rng.choice(items, size=rng.integers(8, 17), replace=False):
             rows.append((f"1m_{u}", f'Movie "{i}", The ({1950 + i})', int(rng.integers(1, 6)), int(rng.integers(0, 5))))
     return write_inter(path, rows)
+
+
+def session_rows(n_rows=60, seed=0, max_len=9, vocab=30):
+    """Python lists of item ids (some padding ids 0) with empty rows and null (None) rows among them."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n_rows):
+        if r % 9 == 4:
+            rows.append(None)
+        elif r % 11 == 6:
+            rows.append([])
+        else:
+            rows.append([int(v) for v in rng.integers(0, vocab, rng.integers(1, max_len + 1))])
+    return rows
+
+
+def expected_masks(rows, *, kind="random", keys=None, **params):
+    """The masking core's masks of ``rows`` (lists or None) as lists, via the NumPy reference rules."""
+    from merlin_mlm_ops.masking import engine, hashing
+
+    flat_in = [r if r is not None else [] for r in rows]
+    values, offsets = flat_rows(flat_in)
+    if kind == "last":
+        mask = engine.last_mask(values, offsets, pad_id=params.get("pad_id", 0), backend="reference")
+    else:
+        row_keys = None
+        if keys is not None and isinstance(keys[0], str):
+            data = np.frombuffer("".join(keys).encode(), dtype=np.uint8)
+            key_offsets = np.concatenate([[0], np.cumsum([len(k.encode()) for k in keys])]).astype(np.int64)
+            row_keys = hashing.string_row_keys(data, key_offsets)
+        elif keys is not None:
+            row_keys = hashing.integer_row_keys(np.asarray(keys, dtype=np.int64))
+        args = dict(prob=0.2, epoch=0, min_masked=1, max_masked=None, pad_id=0)
+        args.update(params)
+        mask = engine.random_mask(values, offsets, row_keys, backend="reference", **args)
+    return [None if r is None else mask[offsets[i]:offsets[i + 1]].tolist() for i, r in enumerate(rows)]
+
+
+def as_mask_lists(values):
+    """Masks as lists of Python bools (None for null rows: None, NaN, pd.NA) from any column's rows."""
+    return [[bool(x) for x in m] if hasattr(m, "__len__") else None for m in values]

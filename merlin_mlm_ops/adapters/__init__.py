@@ -5,13 +5,28 @@ code between them only sees arrays (NumPy for pandas, CuPy for cuDF).
 """
 from __future__ import annotations
 
-from merlin.core.dispatch import is_cpu_object
+from typing import Any, NamedTuple, Optional
 
 from merlin_mlm_ops.errors import MaskInputError
 
 
+class FlatList(NamedTuple):
+    """A list column taken apart: rows are ``values[offsets[r]:offsets[r + 1]]`` (NumPy or CuPy).
+
+    ``valid`` is None when no row is null; else ``valid[r]`` is False for a null row (whose
+    offsets span no values).  ``values`` is None when only the row structure was asked for.
+    """
+
+    values: Optional[Any]
+    offsets: Any
+    valid: Optional[Any]
+
+
 def frame_adapter(df):
     """The adapter module for a partition: pandas, or cuDF."""
+    # imported here, not at the top: pandas_lists (used by merlin_mlm_ops.frames) needs no Merlin
+    from merlin.core.dispatch import is_cpu_object
+
     if is_cpu_object(df):
         from merlin_mlm_ops.adapters import pandas_lists
 

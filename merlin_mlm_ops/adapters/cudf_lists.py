@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from merlin_mlm_ops.adapters import _xp, first_row
-from merlin_mlm_ops.adapters.pandas_lists import FlatList
+from merlin_mlm_ops.adapters import FlatList, _xp, first_row
 from merlin_mlm_ops.errors import MaskInputError
 
 

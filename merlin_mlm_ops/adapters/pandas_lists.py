@@ -8,28 +8,16 @@ only after a check has failed, to name the first offending row.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from merlin_mlm_ops.adapters import first_row
+from merlin_mlm_ops.adapters import FlatList, first_row
 from merlin_mlm_ops.errors import MaskInputError
 
 _ROW_TYPES = (list, tuple, np.ndarray)
-
-
-class FlatList(NamedTuple):
-    """A list column taken apart: rows are ``values[offsets[r]:offsets[r + 1]]``.
-
-    ``valid`` is None when no row is null; else ``valid[r]`` is False for a null row (whose
-    offsets span no values).  ``values`` is None when only the row structure was asked for.
-    """
-
-    values: Optional[np.ndarray]
-    offsets: np.ndarray
-    valid: Optional[np.ndarray]
 
 
 def flatten(series: pd.Series, column: str, op: str, with_values: bool = True) -> FlatList:

@@ -5,12 +5,16 @@ paths for merlin-core/NVTabular 23.08; off with ``MERLIN_MLM_OPS_NO_COMPAT=1``):
 imported here anyway, and every workflow with these operators then runs Categorify on lists
 at array speed, in this process and in Dask workers that unpickle the operators.
 """
-from merlin_mlm_ops.compat import apply as _apply_compat
-from merlin_mlm_ops.compat.parquet_writer import apply as _close_parquet_files
-from merlin_mlm_ops.compat.schema_any import apply as _pack_schema_deterministically
-from merlin_mlm_ops.ops.base import MASK_TAG, SequenceMaskOperator
-from merlin_mlm_ops.ops.mask_last import MaskLast
-from merlin_mlm_ops.ops.mask_random import MaskRandom
+from merlin_mlm_ops.ops._requires import require_nvtabular
+
+require_nvtabular()  # one ImportError that says what to install, before anything imports Merlin
+
+from merlin_mlm_ops.compat import apply as _apply_compat  # noqa: E402
+from merlin_mlm_ops.compat.parquet_writer import apply as _close_parquet_files  # noqa: E402
+from merlin_mlm_ops.compat.schema_any import apply as _pack_schema_deterministically  # noqa: E402
+from merlin_mlm_ops.ops.base import MASK_TAG, SequenceMaskOperator  # noqa: E402
+from merlin_mlm_ops.ops.mask_last import MaskLast  # noqa: E402
+from merlin_mlm_ops.ops.mask_random import MaskRandom  # noqa: E402
 
 _apply_compat()
 _close_parquet_files()  # merlin-core 23.8's CPU writer leaves its files open (empty on Python 3.10)

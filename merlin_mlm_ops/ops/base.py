@@ -6,8 +6,6 @@ one session; the mask is computed from the first (the item ids) and serves them 
 """
 from __future__ import annotations
 
-import numbers
-
 import merlin.dtypes as md
 from merlin.dag import ColumnSelector
 from merlin.schema import ColumnSchema
@@ -15,23 +13,10 @@ from nvtabular.ops import Operator
 
 from merlin_mlm_ops.adapters import check_aligned, frame_adapter
 from merlin_mlm_ops.errors import MaskInputError
+from merlin_mlm_ops.masking.params import check_int, check_mask_column, check_pad_id  # noqa: F401 (check_int re-exported)
 
 #: Tag carried by every mask column, and by nothing else: models find the mask by it.
 MASK_TAG = "mlm_mask"
-
-_RESERVED_SUFFIXES = ("__values", "__offsets")
-
-
-def check_int(name, value, *, minimum=0, allow_none=False):
-    """Raise a TypeError/ValueError unless ``value`` is an int >= ``minimum`` (or None if allowed)."""
-    if value is None and allow_none:
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
 
 class SequenceMaskOperator(Operator):
     """Base class of the mask operators (not used directly).
@@ -47,14 +32,8 @@ class SequenceMaskOperator(Operator):
 
     def __init__(self, *, pad_id=0, mask_column=None):
         super().__init__()
-        if pad_id is not None:
-            check_int("pad_id", pad_id, minimum=-(1 << 63))
-        if mask_column is not None:
-            if not isinstance(mask_column, str) or not mask_column:
-                raise TypeError(f"mask_column must be a non-empty str or None, got {mask_column!r}")
-            if mask_column.endswith(_RESERVED_SUFFIXES):
-                raise ValueError(f"mask_column {mask_column!r} must not end with '__values' or "
-                                 "'__offsets' (merlin's ragged-tensor suffixes)")
+        check_pad_id(pad_id)
+        check_mask_column(mask_column)
         self.pad_id = pad_id
         self.mask_column = mask_column
 

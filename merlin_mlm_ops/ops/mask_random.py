@@ -1,11 +1,11 @@
 """MaskRandom: BERT4Rec / masked-item-modelling masks, drawn once in the ETL."""
 from __future__ import annotations
 
-import numbers
 import secrets
 
 from merlin_mlm_ops.masking import engine
-from merlin_mlm_ops.ops.base import SequenceMaskOperator, check_int
+from merlin_mlm_ops.masking.params import random_params
+from merlin_mlm_ops.ops.base import SequenceMaskOperator
 
 
 class MaskRandom(SequenceMaskOperator):
@@ -79,25 +79,16 @@ class MaskRandom(SequenceMaskOperator):
     def __init__(self, prob=0.2, *, seed=None, key=None, epoch=0, min_masked=1, max_masked=None,
                  pad_id=0, mask_column=None):
         super().__init__(pad_id=pad_id, mask_column=mask_column)
-        if isinstance(prob, bool) or not isinstance(prob, numbers.Real):
-            raise TypeError(f"prob must be a float in (0, 1], got {prob!r}")
-        if not 0.0 < float(prob) <= 1.0:  # also rejects NaN
-            raise ValueError(f"prob must be in (0, 1], got {prob!r}")
         if seed is None:
             seed = secrets.randbits(63)
-        seed = check_int("seed", seed)
-        if seed >= 1 << 64:
-            raise ValueError(f"seed must be < 2**64, got {seed}")
-        if key is not None and (not isinstance(key, str) or not key):
-            raise TypeError(f"key must be a column name (str) or None, got {key!r}")
-        self.prob = float(prob)
-        self.seed = seed
-        self.key = key
-        self.epoch = check_int("epoch", epoch)
-        self.min_masked = check_int("min_masked", min_masked)
-        self.max_masked = check_int("max_masked", max_masked, minimum=1, allow_none=True)
-        if self.max_masked is not None and self.min_masked > self.max_masked:
-            raise ValueError(f"min_masked ({min_masked}) must be <= max_masked ({max_masked})")
+        checked = random_params(prob, seed=seed, key=key, epoch=epoch, min_masked=min_masked,
+                                max_masked=max_masked)
+        self.prob = checked["prob"]
+        self.seed = checked["seed"]
+        self.key = checked["key"]
+        self.epoch = checked["epoch"]
+        self.min_masked = checked["min_masked"]
+        self.max_masked = checked["max_masked"]
 
     @property
     def key_column(self):

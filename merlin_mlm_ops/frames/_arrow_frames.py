@@ -1,0 +1,42 @@
+"""PyArrow tables and Polars frames: both hold list columns in Arrow's layout, read without copying."""
+from __future__ import annotations
+
+from merlin_mlm_ops.frames import arrow_lists
+
+
+def _mask_array(columns, spec, n_rows):
+    """The mask as an Arrow array, from ``columns(name)`` -> the Arrow data of a column."""
+    labels = range(n_rows)
+    source = columns(spec.columns[0])
+    first = arrow_lists.flatten(source, spec.columns[0], spec.label, labels)
+    others = [(c, arrow_lists.flatten(columns(c), c, spec.label, labels, False)) for c in spec.columns[1:]]
+    spec.aligned(first, others, labels)
+    keys = None
+    if spec.random and spec.key:
+        keys = arrow_lists.row_keys(columns(spec.key), spec.key, spec.label, labels)
+    return arrow_lists.bool_lists(spec.mask(first, keys), first, source.type)
+
+
+def apply_table(table, spec):
+    """A ``pyarrow.Table`` with the mask column appended (``list`` in: ``list<bool>``; ``large_list``: large)."""
+    spec.check_columns(table.column_names)
+    return table.append_column(spec.mask_name, _mask_array(table.column, spec, table.num_rows))
+
+
+def apply_polars(frame, spec):
+    """A Polars DataFrame with the mask column (``List(Boolean)``) appended; a LazyFrame maps its batches.
+
+    A LazyFrame runs the mask on the whole collected frame (``streamable=False``), so masks drawn
+    without ``key`` use the same row ordinals as on the eager frame.
+    """
+    import polars as pl
+
+    if isinstance(frame, pl.LazyFrame):
+        schema = frame.collect_schema()
+        spec.check_columns(schema.names())
+        out_schema = dict(schema)
+        out_schema[spec.mask_name] = pl.List(pl.Boolean)
+        return frame.map_batches(lambda batch: apply_polars(batch, spec), schema=out_schema, streamable=False)
+    spec.check_columns(frame.columns)
+    mask = _mask_array(lambda name: frame.get_column(name).to_arrow(), spec, frame.height)
+    return frame.with_columns(pl.from_arrow(mask).alias(spec.mask_name))
