@@ -47,8 +47,15 @@ def _as_list(arr, column, op):
     t = arr.type
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return arr
-    if _is_list(t):  # fixed-size lists and list views: one cast to the offsets layout
-        return arr.cast(pa.large_list(t.value_type))
+    if _is_list(t):  # fixed-size lists and list views: rebuilt in the offsets layout (one copy)
+        # Not arr.cast(large_list): pyarrow (25, 26) casts a list view into an invalid array whose
+        # offsets are its view offsets, not monotonic.  list_flatten walks the rows in order and
+        # skips null rows; their lengths count 0.
+        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return pa.LargeListArray.from_arrays(pa.array(offsets), pc.list_flatten(arr),
+                                             mask=arr.is_null() if arr.null_count else None)
     raise MaskInputError(op, column, f"is not a list column (Arrow type {t})")
 
 
