@@ -35,11 +35,14 @@ class MaskSpec:
         return self.label == "mask_random"
 
     def check_columns(self, names):
-        """Raise unless the selected and key columns exist and the mask name is free."""
+        """Raise unless the selected and key columns exist once each and the mask name is free."""
         names = list(names)
         for column in (*self.columns, *([self.key] if self.key else [])):
             if column not in names:
                 raise MaskInputError(self.label, column, f"is not in the frame (columns: {names})")
+            if names.count(column) > 1:  # pandas and Arrow allow it; which one would be masked?
+                raise MaskInputError(self.label, column, f"appears {names.count(column)} times in the frame; "
+                                     "rename the duplicates")
         if self.key is not None and self.key in self.columns:
             raise MaskInputError(self.label, self.key, "is a list column; the key must hold one integer "
                                  "or string per row")
