@@ -53,6 +53,7 @@ def test_a_duplicated_key_column_is_refused_naming_it():
     (dict(min_masked=1 << 63), r"min_masked must be < 2\*\*63"),
     (dict(max_masked=1 << 70), r"max_masked must be < 2\*\*63"),
     (dict(epoch=1 << 64), r"epoch must be < 2\*\*64"),  # else it aliased epoch mod 2**64 (epoch 2**64 == epoch 0)
+    (dict(pad_id=1 << 64), r"pad_id must be < 2\*\*64"),  # else it aliased pad_id 0
 ])
 def test_out_of_range_arguments_are_refused_before_any_kernel_runs(kwargs, message):
     fallen_back = dict(engine._FALLEN_BACK)

@@ -82,13 +82,14 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
         A column with one integer or string per row (a session id) that keys the draw:
         masks then do not depend on row order or partitioning.  Nulls are an error.
     epoch : int, default 0
-        Selects an independent draw of the same data (the k-th masked copy).
+        Selects an independent draw of the same data (the k-th masked copy), in [0, 2**64).
     min_masked : int, default 1
-        Minimum masked positions per row (capped at ``n - 1``).
+        Minimum masked positions per row (capped at ``n - 1``), below 2**63.
     max_masked : int or None, default None
-        Maximum masked positions per row; ``None``: no cap.
+        Maximum masked positions per row, below 2**63; ``None``: no cap.
     pad_id : int or None, default 0
-        Id of padding positions, never masked; ``None``: all positions eligible.
+        Id of padding positions, never masked, in [-2**63, 2**64) (compared as a 64-bit pattern);
+        ``None``: all positions eligible.
     mask_column : str or None, default None
         Name of the mask column; ``None``: ``<column>_mask``.
 

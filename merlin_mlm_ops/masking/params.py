@@ -17,22 +17,29 @@ import numbers
 RESERVED_SUFFIXES = ("__values", "__offsets")
 
 
-def check_int(name, value, *, minimum=0, allow_none=False):
-    """Raise a TypeError/ValueError unless ``value`` is an int >= ``minimum`` (or None if allowed)."""
+def check_int(name, value, *, minimum=0, allow_none=False, bits=None):
+    """Raise a TypeError/ValueError unless ``value`` is an int >= ``minimum`` (or None if allowed).
+
+    ``bits`` (default None: no bound) caps it: ``value < 2**bits``.  The kernels take 64-bit
+    integers: a larger one overflowed there, or wrapped around silently (epoch 2**64 drew
+    epoch 0's masks).
+    """
     if value is None and allow_none:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if bits is not None and value >= 1 << bits:
+        raise ValueError(f"{name} must be < 2**{bits}, got {value}")
     return int(value)
 
 
 def check_pad_id(pad_id):
-    """``pad_id`` as an int64-range int, or None (every position eligible)."""
+    """``pad_id`` as an int in [-2**63, 2**64) (a 64-bit pattern), or None (every position eligible)."""
     if pad_id is None:
         return None
-    return check_int("pad_id", pad_id, minimum=-(1 << 63))
+    return check_int("pad_id", pad_id, minimum=-(1 << 63), bits=64)
 
 
 def check_mask_column(mask_column):
@@ -62,12 +69,10 @@ def random_params(prob, *, seed, key, epoch, min_masked, max_masked):
         raise TypeError(f"prob must be a float in (0, 1], got {prob!r}")
     if not 0.0 < float(prob) <= 1.0:  # also rejects NaN
         raise ValueError(f"prob must be in (0, 1], got {prob!r}")
-    seed = check_int("seed", seed)
-    if seed >= 1 << 64:
-        raise ValueError(f"seed must be < 2**64, got {seed}")
-    checked = {"prob": float(prob), "seed": seed, "key": check_key(key), "epoch": check_int("epoch", epoch),
-               "min_masked": check_int("min_masked", min_masked),
-               "max_masked": check_int("max_masked", max_masked, minimum=1, allow_none=True)}
+    checked = {"prob": float(prob), "seed": check_int("seed", seed, bits=64), "key": check_key(key),
+               "epoch": check_int("epoch", epoch, bits=64),
+               "min_masked": check_int("min_masked", min_masked, bits=63),
+               "max_masked": check_int("max_masked", max_masked, minimum=1, allow_none=True, bits=63)}
     if checked["max_masked"] is not None and checked["min_masked"] > checked["max_masked"]:
         raise ValueError(f"min_masked ({min_masked}) must be <= max_masked ({max_masked})")
     return checked
