@@ -8,6 +8,7 @@ only after a check has failed, to name the first offending row.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -59,10 +60,7 @@ def _concatenate(series, objs, rows, null, column, op, total):
     for pos, row in enumerate(objs):
         if null[pos] or not len(row):
             continue
-        try:
-            arr = np.asarray(row) if not isinstance(row, np.ndarray) else row
-        except ValueError:  # ragged nested lists: reported below
-            continue
+        arr = row if isinstance(row, np.ndarray) else _as_array(row)
         holes = pd.isna(arr) if arr.dtype.kind in "fOc" else None
         if holes is not None and holes.ndim == 1 and holes.any():
             raise MaskInputError(op, column, f"null item id at position {int(np.argmax(holes))} of the row; "
@@ -71,8 +69,8 @@ def _concatenate(series, objs, rows, null, column, op, total):
     for pos, row in enumerate(objs):
         if null[pos]:
             continue
-        arr = np.asarray(row) if not isinstance(row, np.ndarray) else row
-        if arr.ndim != 1:
+        arr = row if isinstance(row, np.ndarray) else _as_array(row)
+        if arr.ndim != 1 or (arr.dtype == object and any(isinstance(x, _ROW_TYPES) for x in arr)):
             raise MaskInputError(op, column, "nested lists are not supported: each row must be a "
                                  "flat list of item ids", series.index[pos])
         if len(arr) and arr.dtype.kind not in "iu":
@@ -80,6 +78,16 @@ def _concatenate(series, objs, rows, null, column, op, total):
                                  "item ids must be integers (put Categorify before the mask "
                                  "operator)", series.index[pos])
     raise MaskInputError(op, column, f"could not be flattened into integer ids (dtype {values.dtype})")
+
+
+def _as_array(row):
+    """``row`` as an array; ragged nested rows (NumPy 2 raises, NumPy 1 warns) as a 1-D object array."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy 1's VisibleDeprecationWarning for ragged rows
+        try:
+            return np.asarray(row)
+        except ValueError:
+            return np.asarray(row, dtype=object)
 
 
 def build_bool_lists(mask: np.ndarray, offsets: np.ndarray, valid: Optional[np.ndarray],
