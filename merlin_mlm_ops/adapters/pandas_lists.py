@@ -90,6 +90,22 @@ def _as_array(row):
             return np.asarray(row, dtype=object)
 
 
+def _object_int_keys(series, column, op):
+    """Python ints of an object key column as 64-bit patterns (int64, or uint64 past 2**63)."""
+    for dtype in (np.int64, np.uint64):
+        try:
+            return series.to_numpy(dtype=dtype)
+        except (OverflowError, ValueError):
+            pass
+    # Rare: negative ints beside ints >= 2**63, or ints beyond 64 bits (error path: one pass in Python).
+    objs = series.to_numpy(dtype=object)
+    wide = np.fromiter((not -(1 << 63) <= int(x) < 1 << 64 for x in objs), dtype=bool, count=len(objs))
+    if wide.any():
+        raise MaskInputError(op, column, "key integers must fit in 64 bits (in [-2**63, 2**64))",
+                             first_row(series.index, wide))
+    return np.fromiter((int(x) & ((1 << 64) - 1) for x in objs), dtype=np.uint64, count=len(objs))
+
+
 def build_bool_lists(mask: np.ndarray, offsets: np.ndarray, valid: Optional[np.ndarray],
                      index: pd.Index, source=None) -> pd.Series:
     """An object Series of bool arrays with the given row structure (null where not ``valid``).
@@ -115,7 +131,7 @@ def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray,
         return "int", np.zeros(0, dtype=np.int64), None
     inferred = pd.api.types.infer_dtype(series, skipna=False)
     if inferred == "integer":
-        return "int", series.to_numpy(dtype=np.int64), None
+        return "int", _object_int_keys(series, column, op), None
     if inferred == "string":
         arrow = pa.array(series.to_numpy(dtype=object), type=pa.large_string())
         offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset:arrow.offset + len(arrow) + 1]
