@@ -66,6 +66,9 @@ def flatten(arr, column: str, op: str, labels, with_values: bool = True) -> Flat
     """
     arr = _as_list(one_array(arr), column, op)
     value_type = arr.type.value_type
+    if pa.types.is_null(value_type):  # what pa.array([[], []]) and Polars infer for lists with no items
+        arr = arr.cast(pa.large_list(pa.int64()) if pa.types.is_large_list(arr.type) else pa.list_(pa.int64()))
+        value_type = pa.int64()  # items, if any, are null: the null-item check below names the row
     if with_values:
         if _is_list(value_type):
             raise MaskInputError(op, column, "nested lists are not supported: each row must be a flat "
