@@ -17,6 +17,8 @@ def _kind(frame):
         import pyarrow as pa
 
         kind = kind if isinstance(frame, pa.Table) else None
+    elif not {"DataFrame", "LazyFrame"} & {cls.__name__ for cls in type(frame).__mro__}:
+        kind = None  # a Series (or Index...) of a known library: it has no columns to select from
     if kind is None:
         raise TypeError(f"expected a pandas, Polars (eager or lazy), cuDF or Dask DataFrame or a pyarrow.Table, "
                         f"got {type(frame).__module__}.{type(frame).__name__}")
