@@ -25,15 +25,25 @@ def apply_partition(part, spec):
 def apply(ddf, spec):
     """A lazy Dask DataFrame with the mask column appended to every partition."""
     spec.check_columns(ddf.columns)
-    _check_not_strings(ddf._meta, spec)
+    _check_list_dtypes(ddf._meta, spec)
     meta = apply_partition(ddf._meta, spec)
     return ddf.map_partitions(apply_partition, spec, meta=meta)
 
 
-def _check_not_strings(meta, spec):
-    """Refuse list columns that Dask turned into strings, saying how to keep them lists."""
+def _check_list_dtypes(meta, spec):
+    """Refuse, before any partition is computed, selected columns whose dtype cannot hold lists.
+
+    The empty ``meta`` has no rows to find a non-list in: a NumPy dtype other than object
+    (int64, float64...) says it; so do strings, which Dask makes of object columns (with advice).
+    """
+    import numpy as np
+
     for column in spec.columns:
         dtype = meta[column].dtype
+        if isinstance(dtype, np.dtype) and dtype != object:
+            from merlin_mlm_ops.errors import MaskInputError
+
+            raise MaskInputError(spec.label, column, f"is not a list column (dtype {dtype})")
         if dtype != object and str(dtype) in ("str", "string"):
             from merlin_mlm_ops.errors import MaskInputError
 
