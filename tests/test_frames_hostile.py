@@ -113,3 +113,17 @@ def test_dask_refuses_a_column_that_is_not_a_list_before_computing():
         mask_last(ddf, "x")
     with pytest.raises(MaskInputError, match=r"column 'y': is not a list column \(dtype float64\)"):
         mask_last(ddf.assign(z=ddf.y), ["y", "z"])
+
+
+def test_a_polars_column_arrow_cannot_read_is_refused_naming_it():
+    pl = pytest.importorskip("polars")
+    if not hasattr(pl, "Int128"):
+        pytest.skip("this Polars has no Int128")
+    frame = pl.DataFrame({"x": [[1, 2]], "k": pl.Series([5], dtype=pl.Int128)})
+    try:
+        frame.get_column("k").to_arrow()
+        pytest.skip("this pyarrow reads Polars' Int128")
+    except (ValueError, TypeError, NotImplementedError):
+        pass
+    with pytest.raises(MaskInputError, match=r"column 'k': .*Int128"):
+        mask_random(frame, "x", key="k", seed=1)
