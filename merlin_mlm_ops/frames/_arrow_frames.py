@@ -1,6 +1,7 @@
 """PyArrow tables and Polars frames: both hold list columns in Arrow's layout, read without copying."""
 from __future__ import annotations
 
+from merlin_mlm_ops.errors import MaskInputError
 from merlin_mlm_ops.frames import arrow_lists
 
 
@@ -38,5 +39,14 @@ def apply_polars(frame, spec):
         out_schema[spec.mask_name] = pl.List(pl.Boolean)
         return frame.map_batches(lambda batch: apply_polars(batch, spec), schema=out_schema, streamable=False)
     spec.check_columns(frame.columns)
-    mask = _mask_array(lambda name: frame.get_column(name).to_arrow(), spec, frame.height)
+    mask = _mask_array(lambda name: _polars_arrow(frame.get_column(name), name, spec), spec, frame.height)
     return frame.with_columns(pl.from_arrow(mask).alias(spec.mask_name))
+
+
+def _polars_arrow(series, name, spec):
+    """A Polars column as Arrow (zero-copy), or a MaskInputError naming it (Int128: pyarrow cannot import it)."""
+    try:
+        return series.to_arrow()
+    except (ValueError, TypeError, NotImplementedError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise MaskInputError(spec.label, name, f"Polars dtype {series.dtype} cannot be read through Arrow "
+                             f"({type(exc).__name__}: {exc}); cast it to 64-bit integers (or strings, for a key)") from exc
