@@ -86,7 +86,8 @@ def test_object_integer_keys_up_to_2_64_hash_as_their_64_bit_pattern():
     with pytest.raises(MaskInputError, match=r"column 'k', row 1: key integers must fit in 64 bits"):
         mask_random(pd.DataFrame({"x": rows, "k": pd.Series([1, 1 << 64, 2], dtype=object)}), "x", key="k", seed=1)
     with pytest.raises(MaskInputError, match=r"column 'k', row 2: key integers must fit in 64 bits"):
-        mask_random(pd.DataFrame({"x": rows, "k": pd.Series([1, 2, -(1 << 63) - 1], dtype=object)}), "x", key="k", seed=1)
+        mask_random(pd.DataFrame({"x": rows, "k": pd.Series([1, 2, -(1 << 63) - 1], dtype=object)}), "x",
+                    key="k", seed=1)
 
 
 def test_all_empty_list_columns_of_null_type_get_empty_masks_on_every_kind():

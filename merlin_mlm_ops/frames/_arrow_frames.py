@@ -49,4 +49,5 @@ def _polars_arrow(series, name, spec):
         return series.to_arrow()
     except (ValueError, TypeError, NotImplementedError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise MaskInputError(spec.label, name, f"Polars dtype {series.dtype} cannot be read through Arrow "
-                             f"({type(exc).__name__}: {exc}); cast it to 64-bit integers (or strings, for a key)") from exc
+                             f"({type(exc).__name__}: {exc}); cast it to 64-bit integers "
+                             "(or strings, for a key)") from exc
