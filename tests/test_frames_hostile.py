@@ -128,3 +128,10 @@ def test_a_polars_column_arrow_cannot_read_is_refused_naming_it():
         pass
     with pytest.raises(MaskInputError, match=r"column 'k': .*Int128"):
         mask_random(frame, "x", key="k", seed=1)
+
+
+@pytest.mark.parametrize("rows", [[[1, 2], [1 << 63]], [np.array([1], np.int8), np.array([3], np.uint64)]])
+def test_rows_of_signed_and_unsigned_64_bit_ids_name_the_row_and_the_fix(rows):
+    # NumPy concatenates int64 with uint64 into float64: "could not be flattened (dtype float64)" named nothing.
+    with pytest.raises(MaskInputError, match=r"column 'x', row 1: holds uint64 ids beside int(8|64) ids .*one dtype"):
+        mask_last(pd.DataFrame({"x": rows}), "x")
