@@ -65,7 +65,9 @@ def _concatenate(series, objs, rows, null, column, op, total):
         if holes is not None and holes.ndim == 1 and holes.any():
             raise MaskInputError(op, column, f"null item id at position {int(np.argmax(holes))} of the row; "
                                  "every item needs an id", series.index[pos])
-    # Then the first row that is not a flat sequence of integers.
+    # Then the first row that is not a flat sequence of integers, or whose integers NumPy cannot
+    # put beside the earlier rows' without floats (uint64 beside signed ints).
+    seen = None
     for pos, row in enumerate(objs):
         if null[pos]:
             continue
@@ -77,6 +79,12 @@ def _concatenate(series, objs, rows, null, column, op, total):
             raise MaskInputError(op, column, f"holds {arr.dtype} values ({list(arr[:3])!r}...); "
                                  "item ids must be integers (put Categorify before the mask "
                                  "operator)", series.index[pos])
+        if len(arr):
+            if seen is not None and np.result_type(seen, arr.dtype).kind not in "iu":
+                raise MaskInputError(op, column, f"holds {arr.dtype} ids beside {seen} ids in earlier rows, which "
+                                     "NumPy cannot put in one integer array; give every row one dtype (uint64 "
+                                     "for ids >= 2**63)", series.index[pos])
+            seen = arr.dtype if seen is None else np.result_type(seen, arr.dtype)
     raise MaskInputError(op, column, f"could not be flattened into integer ids (dtype {values.dtype})")
 
 
