@@ -135,3 +135,20 @@ def test_rows_of_signed_and_unsigned_64_bit_ids_name_the_row_and_the_fix(rows):
     # NumPy concatenates int64 with uint64 into float64: "could not be flattened (dtype float64)" named nothing.
     with pytest.raises(MaskInputError, match=r"column 'x', row 1: holds uint64 ids beside int(8|64) ids .*one dtype"):
         mask_last(pd.DataFrame({"x": rows}), "x")
+
+
+def test_a_lazy_polars_mask_keeps_later_filters_and_slices_above_it(monkeypatch):
+    # Polars 1.x's map_batches lets predicate/slice/projection pushdown pass the function by default:
+    # a later .filter() or .tail() would then change the rows (and ordinals) the keyless mask sees.
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame({"x": [[i, i + 1, i + 2] for i in range(1, 41)], "n": list(range(40))})
+    eager = mask_random(frame, "x", **ARGS)
+    lazy = mask_random(frame.lazy(), "x", **ARGS)
+    assert lazy.filter(pl.col("n") >= 20).collect().equals(eager.filter(pl.col("n") >= 20))
+    assert lazy.tail(5).collect().equals(eager.tail(5))
+    calls = []
+    original = pl.LazyFrame.map_batches
+    monkeypatch.setattr(pl.LazyFrame, "map_batches", lambda self, *a, **kw: calls.append(kw) or original(self, *a, **kw))
+    mask_random(frame.lazy(), "x", **ARGS)
+    assert [{k: calls[0].get(k) for k in ("predicate_pushdown", "projection_pushdown", "slice_pushdown")}] == [
+        dict(predicate_pushdown=False, projection_pushdown=False, slice_pushdown=False)]
