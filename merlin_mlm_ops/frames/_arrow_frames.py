@@ -28,7 +28,8 @@ def apply_polars(frame, spec):
     """A Polars DataFrame with the mask column (``List(Boolean)``) appended; a LazyFrame maps its batches.
 
     A LazyFrame runs the mask on the whole collected frame (``streamable=False``), so masks drawn
-    without ``key`` use the same row ordinals as on the eager frame.
+    without ``key`` use the same row ordinals as on the eager frame; no filter, slice or projection
+    written after the mask is pushed below it (Polars 1.x allowed all three by default).
     """
     import polars as pl
 
@@ -37,7 +38,8 @@ def apply_polars(frame, spec):
         spec.check_columns(schema.names())
         out_schema = dict(schema)
         out_schema[spec.mask_name] = pl.List(pl.Boolean)
-        return frame.map_batches(lambda batch: apply_polars(batch, spec), schema=out_schema, streamable=False)
+        return frame.map_batches(lambda batch: apply_polars(batch, spec), schema=out_schema, streamable=False,
+                                 predicate_pushdown=False, projection_pushdown=False, slice_pushdown=False)
     spec.check_columns(frame.columns)
     mask = _mask_array(lambda name: _polars_arrow(frame.get_column(name), name, spec), spec, frame.height)
     return frame.with_columns(pl.from_arrow(mask).alias(spec.mask_name))
