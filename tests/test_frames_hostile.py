@@ -152,3 +152,12 @@ def test_a_lazy_polars_mask_keeps_later_filters_and_slices_above_it(monkeypatch)
     mask_random(frame.lazy(), "x", **ARGS)
     assert [{k: calls[0].get(k) for k in ("predicate_pushdown", "projection_pushdown", "slice_pushdown")}] == [
         dict(predicate_pushdown=False, projection_pushdown=False, slice_pushdown=False)]
+
+
+def test_numpy_integer_arguments_at_the_bounds_are_accepted():
+    # NumPy 1 compares np.int64(2**63 - 1) >= 2**63 through float64: True, a false refusal.
+    frame = pd.DataFrame({"x": [[1, 2, 3]]})
+    out = mask_random(frame, "x", seed=np.uint64((1 << 64) - 1), epoch=np.uint64((1 << 64) - 1),
+                      min_masked=np.int64((1 << 63) - 1), max_masked=np.int64((1 << 63) - 1),
+                      pad_id=np.uint64((1 << 64) - 1))
+    assert len(out["x_mask"][0]) == 3
