@@ -28,11 +28,12 @@ def check_int(name, value, *, minimum=0, allow_none=False, bits=None):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, got {value!r}")
+    value = int(value)  # NumPy 1 compares np.int64 with ints past 2**63 through float64
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if bits is not None and value >= 1 << bits:
         raise ValueError(f"{name} must be < 2**{bits}, got {value}")
-    return int(value)
+    return value
 
 
 def check_pad_id(pad_id):
