@@ -161,3 +161,9 @@ def test_numpy_integer_arguments_at_the_bounds_are_accepted():
                       min_masked=np.int64((1 << 63) - 1), max_masked=np.int64((1 << 63) - 1),
                       pad_id=np.uint64((1 << 64) - 1))
     assert len(out["x_mask"][0]) == 3
+
+
+def test_a_zero_dimensional_array_row_names_the_column_and_row():
+    frame = pd.DataFrame({"x": pd.Series([[1], np.array(5)], dtype=object)}, index=["a", "b"])
+    with pytest.raises(MaskInputError, match=r"column 'x', row 'b': is not a list column: the row holds a 0-d array"):
+        mask_last(frame, "x")
