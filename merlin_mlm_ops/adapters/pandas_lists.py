@@ -33,7 +33,12 @@ def flatten(series: pd.Series, column: str, op: str, with_values: bool = True) -
         bad = ~is_row & ~null
         raise MaskInputError(op, column, f"is not a list column: the row holds "
                              f"{type(objs[bad][0]).__name__} {objs[bad][0]!r}", first_row(series.index, bad))
-    row_lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    try:
+        row_lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    except TypeError:  # a 0-d array has no len()
+        scalar = np.fromiter((isinstance(x, np.ndarray) and x.ndim == 0 for x in objs), dtype=bool, count=len(objs))
+        raise MaskInputError(op, column, f"is not a list column: the row holds a 0-d array "
+                             f"{objs[scalar][0]!r}", first_row(series.index, scalar)) from None
     lengths = np.zeros(len(objs), dtype=np.int64)
     lengths[~null] = row_lengths
     offsets = np.zeros(len(objs) + 1, dtype=np.int64)
