@@ -164,6 +164,6 @@ def test_numpy_integer_arguments_at_the_bounds_are_accepted():
 
 
 def test_a_zero_dimensional_array_row_names_the_column_and_row():
-    frame = pd.DataFrame({"x": pd.Series([[1], np.array(5)], dtype=object)}, index=["a", "b"])
+    frame = pd.DataFrame({"x": pd.Series([[1], np.array(5)], index=["a", "b"], dtype=object)})
     with pytest.raises(MaskInputError, match=r"column 'x', row 'b': is not a list column: the row holds a 0-d array"):
         mask_last(frame, "x")
