@@ -167,3 +167,17 @@ def test_a_zero_dimensional_array_row_names_the_column_and_row():
     frame = pd.DataFrame({"x": pd.Series([[1], np.array(5)], index=["a", "b"], dtype=object)})
     with pytest.raises(MaskInputError, match=r"column 'x', row 'b': is not a list column: the row holds a 0-d array"):
         mask_last(frame, "x")
+
+
+def test_arrow_columns_work_with_a_pyarrow_older_than_16(monkeypatch):
+    # pyproject allows pyarrow >= 10; list views and string views (and their pa.types checks) came in 16.
+    for name in ("is_list_view", "is_large_list_view", "is_string_view"):
+        monkeypatch.delattr(pa.types, name, raising=False)
+    table = pa.table({"x": pa.array(ROWS, type=pa.list_(pa.int64())), "k": ["a", "b", "c", "d", "e"],
+                      "f": [1.5] * 5, "n": [1] * 5})
+    assert as_mask_lists(mask_random(table, "x", **ARGS).column("x_mask").to_pylist()) == expected_masks(ROWS, **ARGS)
+    assert mask_random(table, "x", key="k", **ARGS).num_rows == 5
+    with pytest.raises(MaskInputError, match=r"column 'n': is not a list column"):
+        mask_last(table, "n")
+    with pytest.raises(MaskInputError, match=r"column 'f': key must hold integers or strings"):
+        mask_random(table, "x", key="f", seed=1)
