@@ -37,9 +37,15 @@ def one_array(arr):
     return arr
 
 
+def _has_type(t, name):
+    """``pa.types.<name>(t)``, False where this pyarrow predates the type (views: pyarrow 16)."""
+    check = getattr(pa.types, name, None)
+    return check is not None and check(t)
+
+
 def _is_list(t):
     return (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
-            or pa.types.is_list_view(t) or pa.types.is_large_list_view(t))
+            or _has_type(t, "is_list_view") or _has_type(t, "is_large_list_view"))
 
 
 def _as_list(arr, column, op):
@@ -148,7 +154,7 @@ def row_keys(arr, column: str, op: str, labels):
         return "int", arr.to_numpy(zero_copy_only=False), None
     if len(arr) == 0:  # no keys to hash, whatever the column holds
         return "int", np.zeros(0, dtype=np.int64), None
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or _has_type(t, "is_string_view"):
         arr = arr.cast(pa.large_string()) if not pa.types.is_large_string(t) else arr
         offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
         data_buf = arr.buffers()[2]
