@@ -21,6 +21,8 @@ ARGS = dict(prob=0.5, seed=3)
 def test_list_view_columns_give_the_masks_of_their_lists():
     # pyarrow's cast list_view -> large_list builds an invalid array (offsets not monotonic):
     # the masks came back garbled, or the process aborted.
+    if not hasattr(pa, "list_view"):
+        pytest.skip("list views came in pyarrow 16")
     views = pa.array(ROWS, type=pa.list_view(pa.int64()))
     out = mask_random(pa.table({"x": views}), "x", **ARGS).column("x_mask").to_pylist()
     assert as_mask_lists(out) == expected_masks(ROWS, **ARGS)
