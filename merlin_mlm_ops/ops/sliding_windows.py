@@ -205,7 +205,7 @@ class SlidingWindows(Operator):
     def compute_column_schema(self, col_name, input_schema):
         if col_name == self.window_key_name:
             # A fresh schema: the session column's tags (SESSION_ID, ...) would give models two ids.
-            return ColumnSchema(col_name, dtype=md.int64)
+            return ColumnSchema(col_name, dtype=md.int64).with_shape((None,))
         schema = input_schema[col_name]
         if not schema.is_list:
             return schema
@@ -225,18 +225,18 @@ class SlidingWindows(Operator):
         if self.key not in df.columns:
             raise MaskInputError(self.label, self.key, "key column is missing from the input")
         adapter = frame_adapter(df)
+        # A zero-row or all-null partition shows no lists (and needs no windows): it passes as is.
         lists = [name for name in names if adapter.is_list(df[name])]
-        if not lists:
-            raise ValueError(f"{self.label}: select at least one list column (got {names})")
-        flats = {lists[0]: adapter.flatten(df[lists[0]], lists[0], self.label, with_values=False)}
-        for other in lists[1:]:
-            flats[other] = adapter.flatten(df[other], other, self.label, with_values=False)
-            check_aligned(flats[lists[0]], flats[other], df.index, lists[0], other, self.label)
-        offsets = flats[lists[0]].offsets
-        xp = array_module(offsets)
+        flats = {}
+        for name in lists:
+            flats[name] = adapter.flatten(df[name], name, self.label, with_values=False)
+            if name != lists[0]:
+                check_aligned(flats[lists[0]], flats[name], df.index, lists[0], name, self.label)
         kind, data, key_offsets = adapter.row_keys(df[self.key], self.key, self.label)
+        offsets = flats[lists[0]].offsets if lists else None
+        xp = array_module(offsets if lists else data)
         row_keys = engine.row_keys_from_column(kind, data, key_offsets, xp)
-        if not bool(((offsets[1:] - offsets[:-1]) > self.max_len).any()):
+        if not lists or not bool(((offsets[1:] - offsets[:-1]) > self.max_len).any()):
             # Every row is its own window 0: the frame passes unchanged, keyed by its row keys.
             out = df[names + [self.key]].copy(deep=False)
             out[self.window_key_name] = adapter.int_series(row_keys.view(xp.int64), df.index)
@@ -262,3 +262,50 @@ class SlidingWindows(Operator):
 
     def _params(self):
         return {"max_len": self.max_len, "step": self.step, "key": self.key, "window_key": self.window_key}
+
+
+def mask_windows(windows, mask_op, columns):
+    """``windows[columns + [key]] >> mask_op``, with the mask's key read from the windows.
+
+    A mask operator's ``key`` is an NVTabular *dependency*, which a workflow reads from its
+    input dataset, whose rows are not the windows.  This node takes it from ``windows`` (the
+    output of a :class:`SlidingWindows` node) instead, so one workflow windows and masks.
+
+    Parameters
+    ----------
+    windows : merlin.dag.Node
+        A node whose operator is :class:`SlidingWindows`.
+    mask_op : MaskRandom or MaskLast
+        Its ``key`` must be the windows' key column (``<key>_window``) or None.
+    columns : list of str
+        The windowed list columns to mask (the first holds the item ids).
+
+    Example
+    -------
+    >>> import pandas as pd, nvtabular as nvt
+    >>> from merlin.io import Dataset
+    >>> from merlin_mlm_ops import MaskRandom, SlidingWindows, mask_windows
+    >>> df = pd.DataFrame({"session": [1, 2], "item_ids": [[1, 2, 3, 4, 5, 6, 7], [8, 9]]})
+    >>> windows = ["item_ids"] >> SlidingWindows(max_len=4, step=2, key="session")
+    >>> masked = mask_windows(windows, MaskRandom(prob=0.5, seed=7, key="session_window"), ["item_ids"])
+    >>> wf = nvt.Workflow(masked + windows[["session", "session_window"]])
+    >>> out = wf.fit_transform(Dataset(df, cpu=True)).to_ddf().compute()
+    >>> out.columns.tolist()
+    ['item_ids', 'item_ids_mask', 'session', 'session_window']
+    """
+    op = getattr(windows, "op", None)
+    if not isinstance(op, SlidingWindows):
+        raise TypeError(f"windows must be the node of a SlidingWindows operator, got {windows!r}")
+    if isinstance(columns, str) or not columns:
+        raise TypeError(f"columns must be a non-empty list of column names, got {columns!r}")
+    key = op.window_key_name
+    mask_key = getattr(mask_op, "key_column", None)
+    if mask_key not in (None, key):
+        raise ValueError(f"{mask_op!r} is keyed by {mask_key!r}, a column of the input rows, not of the "
+                         f"windows: key it by {key!r}")
+    node = windows[list(columns) + ([key] if mask_key else [])] >> mask_op
+    # The key (a dependency) arrives with the selected columns: drop the read of the dataset's column.
+    for dependency in node.dependencies:
+        dependency.children.remove(node)
+    node.dependencies = []
+    return node
