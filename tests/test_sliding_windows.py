@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from merlin.dag import ColumnSelector
 
 import fake_cudf
-from helpers import mask_lists, run_workflow
+from helpers import ROOT, mask_lists, run_workflow
 from merlin_mlm_ops import MaskInputError, MaskRandom, SlidingWindows, mask_windows
 from merlin_mlm_ops.masking import engine
 from merlin_mlm_ops.ops.sliding_windows import window_keys, window_plan
@@ -79,6 +79,28 @@ def test_bert4rec_ml1m_windows_keep_the_most_recent_items():
     assert plan.starts.tolist() == [0, 50, 150, 250, 0, 0]
     assert plan.offsets[1:].tolist()[:4] == [200, 400, 600, 800]
     assert plan.source[799] == 449  # the last window ends with the last item
+
+
+class NotNumpy:
+    """NumPy under another name: runs the plan's CuPy branch (no per-row ``repeat``) on the CPU."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("max_len,step", [(1, 1), (4, 2), (5, 5), (7, 3)])
+def test_the_device_branch_of_the_plan_cuts_the_same_windows(max_len, step):
+    offsets = np.concatenate([[0], np.cumsum(np.random.default_rng(max_len).integers(0, 20, 50))])
+    host, device = window_plan(offsets, max_len, step), window_plan(offsets, max_len, step, xp=NotNumpy())
+    for got, want in zip(device, host):
+        assert got.tolist() == want.tolist()
+
+
+def test_lists_of_strings_and_python_lists_are_carried():
+    df = pd.DataFrame({"s": [1, 2], "ids": [[1, 2, 3, 4, 5], [6]], "tags": [list("abcde"), ["f"]]})
+    out = windows_of(SlidingWindows(3, 2, key="s"), df, ("ids", "tags"))
+    assert as_lists(out["tags"]) == [["a", "b", "c"], ["c", "d", "e"], ["f"]]
+    assert as_lists(out["ids"]) == [[1, 2, 3], [3, 4, 5], [6]]
 
 
 def test_default_step_is_half_the_window():
@@ -181,12 +203,13 @@ def test_output_schema_keeps_tags_and_dtypes_caps_value_count_and_adds_the_key(t
 
     df = frame([[1, 2, 3, 4, 5, 6, 7, 8, 9], [1]])
     windows = ["item_ids", "weights"] >> SlidingWindows(4, 3, key="session_id")
-    wf = nvt.Workflow(windows)
+    masked = mask_windows(windows, MaskRandom(prob=0.5, key="session_id_window"), ["item_ids"])
+    wf = nvt.Workflow(windows + masked[["item_ids_mask"]])
     ds = Dataset(df, cpu=True)
     ds.schema["item_ids"] = ds.schema["item_ids"].with_tags([Tags.ITEM_ID, Tags.CATEGORICAL])
     wf.fit(ds)
     schema = wf.output_schema
-    assert schema.column_names == ["item_ids", "weights", "session_id", "session_id_window"]
+    assert schema.column_names == ["item_ids", "weights", "session_id", "session_id_window", "item_ids_mask"]
     assert {Tags.ITEM, Tags.ID, Tags.CATEGORICAL} <= set(schema["item_ids"].tags) and schema["item_ids"].dtype.name == "int64"
     assert schema["weights"].dtype.name == "float32" and schema["weights"].value_count.max == 4
     assert schema["item_ids"].value_count.max == 4 and schema["item_ids"].is_list
@@ -196,6 +219,7 @@ def test_output_schema_keeps_tags_and_dtypes_caps_value_count_and_adds_the_key(t
     again = nvt.Workflow.load(str(tmp_path / "wf")).transform(ds).to_ddf().compute()
     assert as_lists(again["item_ids"]) == as_lists(before["item_ids"])
     assert again["session_id_window"].tolist() == before["session_id_window"].tolist()
+    assert mask_lists(again["item_ids_mask"]) == mask_lists(before["item_ids_mask"])
 
 
 def test_repr_names_every_parameter():
@@ -286,6 +310,21 @@ def test_job_window_errors_are_one_line(tmp_path, capsys, args, message):
     write_partitioned(frame([[1, 2, 3]]).drop(columns=["user", "weights"]), str(tmp_path / "raw"), 1)
     rc = main(["mask", str(tmp_path / "raw"), "--output", str(tmp_path / "o"), "--column", "item_ids", *args])
     assert rc == EXIT_USAGE and message in capsys.readouterr().err
+
+
+def test_resume_refuses_a_run_with_another_window():
+    from merlin_mlm_ops.job.run import _differences
+
+    assert _differences({"window": [16, 5]}, {"window": [16, 4]}) == "window [16, 5] != [16, 4]"
+    assert _differences({"key": "s"}, {"key": "s", "window": None}) == ""  # runs from before --window
+
+
+def test_the_docs_example_runs():
+    import re
+
+    text = (ROOT / "docs" / "sliding-windows.md").read_text()
+    [block] = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    exec(compile(block, "docs/sliding-windows.md", "exec"), {})
 
 
 def test_job_window_option_parses_max_len_and_step():
