@@ -23,6 +23,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
 
@@ -92,6 +93,7 @@ def main(argv=None):
     from merlin_mlm_ops import SlidingWindows
     from merlin_mlm_ops.adapters import pandas_lists
 
+    load_start = os.getloadavg()[0]
     df, values, offsets = sessions(args.rows, args.mean_length)
     setting = (f"{args.rows:,} rows, {int(offsets[-1]):,} items (mean length {offsets[-1] / args.rows:.1f}), "
                f"one pandas partition; {platform.machine()}, {os.cpu_count()} cores, median of {args.repeats}")
@@ -108,6 +110,8 @@ def main(argv=None):
         want_values, want_offsets = numpy_floor(values, offsets, max_len, step)
         got = pandas_lists.flatten(out["item_ids"], "item_ids", "check")
         assert np.array_equal(got.offsets, want_offsets) and np.array_equal(got.values, want_values)
+        n_windows = len(out)
+        del out, got  # the timed runs below allocate their own outputs
 
         def list_floor():
             flat = pandas_lists.flatten(df["item_ids"], "item_ids", "floor")
@@ -117,16 +121,19 @@ def main(argv=None):
         t_op = timed(lambda: op.transform(select, df), args.repeats)
         t_np = timed(lambda: numpy_floor(values, offsets, max_len, step), args.repeats)
         t_list = timed(list_floor, args.repeats)
-        print(f"{spec:>9} {len(out):>11,} {int(want_offsets[-1]):>13,} {t_op:>11.3f} {t_np:>14.3f} "
+        print(f"{spec:>9} {n_windows:>11,} {int(want_offsets[-1]):>13,} {t_op:>11.3f} {t_np:>14.3f} "
               f"{t_list:>13.3f} {t_op / t_np:>10.1f}x")
-        table.append(f"| {spec} | {len(out):,} | {int(want_offsets[-1]):,} | {t_op:.3f} | {t_np:.3f} | "
+        table.append(f"| {spec} | {n_windows:,} | {int(want_offsets[-1]):,} | {t_op:.3f} | {t_np:.3f} | "
                      f"{t_list:.3f} | {t_op / t_np:.1f}x |")
-        del out, got, want_values, want_offsets
+        del want_values, want_offsets
     if args.write:
         from merlin_mlm_ops.doc_blocks import replace_block
 
-        text = (f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/windows.py --write`: {setting}; "
-                "the operator's windows checked equal to the floor's.\n\n" + "\n".join(table))
+        command = " ".join(["python", "benchmarks/windows.py", *(argv if argv is not None else sys.argv[1:])])
+        text = (f"Measured {time.strftime('%Y-%m-%d')} with `{command}`: {setting}; load average "
+                f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (a shared machine: "
+                "times are noisy, the ratios less so); the operator's windows checked equal to the "
+                "floor's.\n\n" + "\n".join(table))
         replace_block(DOCS, BLOCK, text)
         print(f"wrote the table into {os.path.normpath(DOCS)}")
 
