@@ -261,6 +261,14 @@ def test_missing_null_and_list_keys_are_named():
         run_workflow(["item_ids"] >> SlidingWindows(4, 2, key="session_id"), df)
 
 
+def test_mask_last_on_windows_marks_each_windows_last_item():
+    from merlin_mlm_ops import MaskLast
+
+    windows = ["item_ids"] >> SlidingWindows(4, 2, key="session_id")
+    out, _ = run_workflow(mask_windows(windows, MaskLast(), ["item_ids"]), frame([[1, 2, 3, 4, 5, 6], [7]]))
+    assert mask_lists(out["item_ids_mask"]) == [[False, False, False, True]] * 2 + [[True]]
+
+
 def test_a_mask_keyed_by_the_input_rows_is_refused():
     windows = ["item_ids"] >> SlidingWindows(4, 2, key="session_id")
     with pytest.raises(ValueError, match="key it by 'session_id_window'"):
