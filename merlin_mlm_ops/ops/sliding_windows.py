@@ -120,7 +120,8 @@ class SlidingWindows(Operator):
     hash as :class:`~merlin_mlm_ops.MaskRandom` computes it), window ``w >= 1`` a splitmix64
     mix of that key and ``w`` (:func:`window_keys`).  ``MaskRandom(key=<key>_window)`` thus
     masks each window independently of partitioning, and a row short enough to be one window
-    gets exactly the mask ``MaskRandom(key=<key>)`` gives it unwindowed.  The list columns'
+    gets exactly the mask ``MaskRandom(key=<key>)`` gives it unwindowed.  In a workflow, build
+    that mask node with :func:`mask_windows` (a mask's key is otherwise read from the input rows).  The list columns'
     schemas keep dtype and tags; their ``value_count`` max becomes ``max_len``.
 
     Parameters
