@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "MaskRandom": "merlin_mlm_ops.ops.mask_random",
     "MaskLast": "merlin_mlm_ops.ops.mask_last",
+    "SlidingWindows": "merlin_mlm_ops.ops.sliding_windows",
+    "mask_windows": "merlin_mlm_ops.ops.sliding_windows",
     "MASK_TAG": "merlin_mlm_ops.ops.base",
     "MaskInputError": "merlin_mlm_ops.errors",
     "mask_random": "merlin_mlm_ops.frames",

@@ -93,6 +93,12 @@ class Column:
     def slice(self, start, stop):
         return type(self)(self.base_data, self.base_mask, self.offset + start, stop - start, self.dtype)
 
+    def take(self, indices):
+        """A gather (cuDF's ``ColumnBase.take``, indices given as a column): values and nulls."""
+        where = indices.values if isinstance(indices, Column) else np.asarray(indices)
+        data = self.base_data[self.offset:self.offset + self.size][where]
+        return Column(data, None if self.base_mask is None else self._valid()[where], dtype=self.dtype)
+
 
 class ListColumn(Column):
     def __init__(self, children, mask=None, offset=0, size=None, dtype=None):
@@ -157,6 +163,8 @@ class _Iloc:
 
 class Series:
     def __init__(self, column, index=None):
+        if isinstance(column, np.ndarray):  # cudf.Series(cupy_array)
+            column = Column(column)
         self._column = column
         self.index = pd.RangeIndex(len(column)) if index is None else index
         self.iloc = _Iloc(self)
@@ -183,6 +191,17 @@ class Series:
 
     def to_pylist(self):
         return self._column.to_pylist()
+
+    def take(self, rows):
+        """Rows at positions ``rows`` (index labels taken along), as ``cudf.Series.take``."""
+        col = self._column
+        if isinstance(col, ListColumn):
+            raise NotImplementedError("the adapter gathers list columns through their children")
+        return Series(col.take(rows), self.index.take(rows))
+
+    def reset_index(self, drop=False):
+        assert drop
+        return Series(self._column, None)
 
 
 def list_series(rows, dtype=np.int64, index=None):

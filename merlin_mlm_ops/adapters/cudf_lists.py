@@ -146,3 +146,67 @@ def row_keys(series, column: str, op: str):
         _, data, offsets = pandas_lists.row_keys(series.to_pandas(), column, op)
         return "str", xp.asarray(data), xp.asarray(offsets)
     raise MaskInputError(op, column, f"key must hold integers or strings, found dtype {series.dtype}")
+
+
+# ---- row-changing operators (SlidingWindows): new rows gathered from a partition's rows ----------
+
+
+def is_list(series) -> bool:
+    """Whether a column is a cuDF list column."""
+    import cudf
+
+    return isinstance(series.dtype, cudf.ListDtype)
+
+
+def take_lists(series, flat: FlatList, source, offsets, rows, column: str, op: str):
+    """A new list column whose row ``w`` holds the items ``source[offsets[w]:offsets[w + 1]]`` of
+    ``series`` taken apart as ``flat`` (structure only), null where input row ``rows[w]`` is null.
+
+    The items are gathered from the elements child on the device (any element type, its nulls
+    kept); the list dtype is the input's.  The result has a RangeIndex.
+    """
+    import cudf
+    from cudf.core.column import as_column, build_column
+
+    if int(offsets[-1]) > np.iinfo(np.int32).max:
+        raise MaskInputError(op, column, f"the windows of this partition hold {int(offsets[-1]):,} items, more "
+                             "than a cuDF list column's int32 offsets allow; use smaller partitions")
+    col = series._column
+    offsets_child = col.offsets.values  # this column's rows only, even for a slice: module doc
+    first = int(offsets_child[0]) if offsets_child.shape[0] else 0
+    elements = col.elements.take(as_column(source + first))
+    null_mask = None
+    if flat.valid is not None:
+        from cudf._lib.transform import bools_to_mask
+
+        null_mask = bools_to_mask(as_column(flat.valid[rows]))
+    xp = _xp(offsets)
+    column_ = build_column(None, dtype=series.dtype, size=offsets.shape[0] - 1, mask=null_mask,
+                           children=(as_column(offsets.astype(xp.int32)), elements))
+    return cudf.Series(column_)
+
+
+def take(series, rows):
+    """``series`` at positions ``rows`` (a CuPy array), with a RangeIndex."""
+    return series.take(rows).reset_index(drop=True)
+
+
+def take_index(index, rows):
+    """The index labels at positions ``rows`` (repeated labels, as ``DataFrame.explode``)."""
+    return index.take(rows)
+
+
+def int_series(values, index=None):
+    """A cuDF Series of ``values`` (a CuPy array; default index: a RangeIndex)."""
+    import cudf
+
+    return cudf.Series(values, index=index)
+
+
+def frame(columns: dict, index):
+    """A cuDF frame of ``columns`` (Series with RangeIndex, same length) with ``index``."""
+    import cudf
+
+    out = cudf.DataFrame(columns)
+    out.index = index
+    return out

@@ -162,3 +162,61 @@ def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray,
     row = first_row(series.index, bad) if bad.any() else None
     raise MaskInputError(op, column, f"key must hold integers or strings, found {inferred} "
                          f"(dtype {series.dtype})", row)
+
+
+# ---- row-changing operators (SlidingWindows): new rows gathered from a partition's rows ----------
+
+
+def is_list(series: pd.Series) -> bool:
+    """Whether a column holds lists: an object column whose first non-null row is a list or array."""
+    if series.dtype != object:
+        return False
+    objs = series.to_numpy(dtype=object)
+    present = np.flatnonzero(~pd.isna(objs))
+    return bool(len(present)) and isinstance(objs[present[0]], _ROW_TYPES)
+
+
+def take_lists(series: pd.Series, flat: FlatList, source: np.ndarray, offsets: np.ndarray,
+               rows: np.ndarray, column: str, op: str) -> pd.Series:
+    """A new list column whose row ``w`` holds the items ``source[offsets[w]:offsets[w + 1]]`` of
+    ``series`` taken apart as ``flat`` (structure only), null where input row ``rows[w]`` is null.
+    Items keep their dtype (any: ids, floats, strings); the result has a RangeIndex."""
+    objs = series.to_numpy(dtype=object)
+    lengths = np.diff(flat.offsets)
+    nonempty = objs[lengths > 0]  # null rows have length 0; empty Python lists would turn ints into floats
+    try:
+        values = np.concatenate(nonempty) if len(nonempty) else np.empty(0, dtype=np.int64)
+    except ValueError:
+        values = None
+    if values is None or values.ndim != 1:
+        ndims = np.fromiter((np.ndim(x) if n else 1 for x, n in zip(objs, lengths)), dtype=np.int64, count=len(objs))
+        raise MaskInputError(op, column, "nested lists are not supported: each row must be a flat list",
+                             first_row(series.index, ndims != 1) if (ndims != 1).any() else None)
+    valid = None if flat.valid is None else flat.valid[rows]
+    list_type = pa.LargeListArray if offsets[-1] > np.iinfo(np.int32).max else pa.ListArray
+    offs = offsets if list_type is pa.LargeListArray else offsets.astype(np.int32)
+    arrow = list_type.from_arrays(pa.array(offs), pa.array(values[source]),
+                                  mask=None if valid is None else pa.array(~valid))
+    return pd.Series(arrow.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def take(series: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``series`` at positions ``rows`` (dtype kept), with a RangeIndex."""
+    return series.take(rows).reset_index(drop=True)
+
+
+def take_index(index: pd.Index, rows: np.ndarray) -> pd.Index:
+    """The index labels at positions ``rows`` (repeated labels, as ``DataFrame.explode``)."""
+    return index.take(rows)
+
+
+def int_series(values: np.ndarray, index=None) -> pd.Series:
+    """A Series of ``values`` (default index: a RangeIndex)."""
+    return pd.Series(values, index=index)
+
+
+def frame(columns: dict, index: pd.Index) -> pd.DataFrame:
+    """A frame of ``columns`` (Series with RangeIndex, same length) with ``index``."""
+    out = pd.DataFrame(columns, copy=False)
+    out.index = index
+    return out

@@ -1,7 +1,8 @@
 """The ``merlin-mlm`` command: mask Parquet data on a Dask cluster, inspect masks, run the demo.
 
     merlin-mlm mask INPUT... --output DIR --column item_ids [--column ...] --prob 0.2 --seed N
-                   [--key session_id] [--max-masked K] [--epochs E] [--workers N | --scheduler ADDR]
+                   [--key session_id] [--window MAX_LEN[:STEP]] [--max-masked K] [--epochs E]
+                   [--workers N | --scheduler ADDR]
                    [--gpu] [--categorify] [--overwrite] [--resume] [--debug]
     merlin-mlm stats DIR [--plot FILE.png]
     merlin-mlm demo [--sessions N] [--output DIR]
@@ -51,6 +52,9 @@ def _mask_parser(sub, common):
     p.add_argument("--max-masked", type=int, default=None, help="maximum masked positions per row")
     p.add_argument("--pad-id", type=int, default=0, help="padding id, never masked (default 0)")
     p.add_argument("--epochs", type=int, default=1, help="independently masked copies to write (default 1)")
+    p.add_argument("--window", type=_window, default=None, metavar="MAX_LEN[:STEP]",
+                   help="cut rows longer than MAX_LEN into BERT4Rec's sliding windows before masking (STEP "
+                        "default MAX_LEN // 2; needs --key; masks are then keyed by <key>_window)")
     p.add_argument("--categorify", action="store_true", help="encode the columns with Categorify first")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
@@ -67,6 +71,19 @@ def _mask_parser(sub, common):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _window(text):
+    """``MAX_LEN[:STEP]`` as ``(max_len, step)``; STEP defaults to MAX_LEN // 2 (BERT4Rec's 0.5)."""
+    parts = text.split(":")
+    try:
+        if len(parts) > 2:
+            raise ValueError
+        max_len = int(parts[0])
+        step = int(parts[1]) if len(parts) == 2 else max(1, max_len // 2)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MAX_LEN or MAX_LEN:STEP (integers), got {text!r}") from None
+    return max_len, step
+
+
 def cmd_mask(args):
     from merlin_mlm_ops.job.output import OutputLock
     from merlin_mlm_ops.job.run import MaskJob, close_client, run_mask_job, start_client, validate_job
@@ -74,7 +91,7 @@ def cmd_mask(args):
     job = MaskJob(inputs=args.inputs, output=args.output, columns=args.columns, prob=args.prob,
                   seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
                   pad_id=args.pad_id, epochs=args.epochs, categorify=args.categorify, gpu=args.gpu,
-                  overwrite=args.overwrite, part_size=args.part_size)
+                  overwrite=args.overwrite, part_size=args.part_size, window=args.window)
     checked = validate_job(job)  # every input footer, before the lock and the cluster
     bar = None
 

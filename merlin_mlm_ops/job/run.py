@@ -32,7 +32,7 @@ import socket
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -64,6 +64,8 @@ class MaskJob:
     gpu: bool = False
     overwrite: bool = False
     part_size: str = "32MB"
+    #: ``(max_len, step)``: cut rows into SlidingWindows before masking, masks keyed per window.
+    window: Optional[Tuple[int, int]] = None
 
 
 def validate_job(job: MaskJob) -> CheckedInputs:
@@ -77,6 +79,8 @@ def validate_job(job: MaskJob) -> CheckedInputs:
                    max_masked=job.max_masked, pad_id=job.pad_id)
     except (TypeError, ValueError) as exc:
         raise JobError(str(exc)) from None
+    if job.window is not None:
+        _check_window(job)
     if job.epochs < 1:
         raise JobError("--epochs must be >= 1")
     files = find_parquet_files(job.inputs)
@@ -88,6 +92,17 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     return checked
 
 
+def _check_window(job):
+    from merlin_mlm_ops import SlidingWindows
+
+    if job.key is None:
+        raise JobError("--window needs --key: the session id keys each window's masks")
+    try:
+        SlidingWindows(*job.window, key=job.key)
+    except (TypeError, ValueError) as exc:
+        raise JobError(f"--window: {exc}") from None
+
+
 def build_workflow(job: MaskJob, categories_path, seed=None):
     """The job's workflow and its MaskRandom (``seed``, default ``job.seed``, else drawn)."""
     import nvtabular as nvt
@@ -97,8 +112,16 @@ def build_workflow(job: MaskJob, categories_path, seed=None):
     node = job.columns
     if job.categorify:
         node = node >> nvt.ops.Categorify(out_path=categories_path)
-    mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=job.key, epoch=0,
+    key = job.key
+    if job.window is not None:
+        from merlin_mlm_ops import SlidingWindows, mask_windows
+
+        windows = node >> SlidingWindows(*job.window, key=job.key)
+        key = windows.op.window_key_name
+    mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=key, epoch=0,
                       min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id)
+    if job.window is not None:
+        return nvt.Workflow(windows[[job.key, key]] + mask_windows(windows, mask, job.columns)), mask
     node = node >> mask
     if job.key is not None:
         node = [job.key] + node
@@ -228,7 +251,7 @@ def job_arguments(job: MaskJob, checked: CheckedInputs, seed):
     return {"columns": list(job.columns), "prob": job.prob, "seed": seed, "key": job.key,
             "min_masked": job.min_masked, "max_masked": job.max_masked, "pad_id": job.pad_id,
             "epochs": job.epochs, "categorify": job.categorify, "gpu": job.gpu, "part_size": job.part_size,
-            "inputs": checked.fingerprint}
+            "inputs": checked.fingerprint, "window": None if job.window is None else list(job.window)}
 
 
 def _differences(old, new):

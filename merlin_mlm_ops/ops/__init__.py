@@ -15,9 +15,10 @@ from merlin_mlm_ops.compat.schema_any import apply as _pack_schema_deterministic
 from merlin_mlm_ops.ops.base import MASK_TAG, SequenceMaskOperator  # noqa: E402
 from merlin_mlm_ops.ops.mask_last import MaskLast  # noqa: E402
 from merlin_mlm_ops.ops.mask_random import MaskRandom  # noqa: E402
+from merlin_mlm_ops.ops.sliding_windows import SlidingWindows  # noqa: E402
 
 _apply_compat()
 _close_parquet_files()  # merlin-core 23.8's CPU writer leaves its files open (empty on Python 3.10)
 _pack_schema_deterministically()  # the same schema.pbtxt bytes in every process (protobuf 3.20)
 
-__all__ = ["MASK_TAG", "MaskLast", "MaskRandom", "SequenceMaskOperator"]
+__all__ = ["MASK_TAG", "MaskLast", "MaskRandom", "SequenceMaskOperator", "SlidingWindows"]
