@@ -64,6 +64,7 @@ class MaskJob:
     gpu: bool = False
     overwrite: bool = False
     part_size: str = "32MB"
+    last_ratio: float = 0.0
 
 
 def validate_job(job: MaskJob) -> CheckedInputs:
@@ -74,7 +75,7 @@ def validate_job(job: MaskJob) -> CheckedInputs:
 
     try:
         MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
-                   max_masked=job.max_masked, pad_id=job.pad_id)
+                   max_masked=job.max_masked, pad_id=job.pad_id, last_ratio=job.last_ratio)
     except (TypeError, ValueError) as exc:
         raise JobError(str(exc)) from None
     if job.epochs < 1:
@@ -134,7 +135,8 @@ def build_workflow(job: MaskJob, categories_path, seed=None):
     if job.categorify:
         node = node >> nvt.ops.Categorify(out_path=categories_path)
     mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=job.key, epoch=0,
-                      min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id)
+                      min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id,
+                      last_ratio=job.last_ratio)
     node = node >> mask
     if job.key is not None:
         node = [job.key] + node

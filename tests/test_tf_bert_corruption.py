@@ -129,3 +129,26 @@ def test_a_bert4rec_block_trains_on_80_10_10_and_evaluates_unchanged(data):
                              pre=mm.SequenceMaskLast(schema=seq_schema, target="item_ids", transformer=bert),
                              return_dict=True, verbose=0)
     assert np.isfinite(metrics["loss"])
+
+
+def test_epoch_masks_serve_each_epochs_last_item_rows_and_input_ids():
+    """The options travel with MaskRandom.with_epoch, so per-epoch datasets need nothing more."""
+    from merlin_mlm_ops.tf import EpochMasks
+
+    from helpers import run_workflow
+
+    df = make_sessions(64, n_items=30, mean_length=6, seed=2)[["session_id", "item_ids"]]
+    op = MaskRandom(prob=0.3, seed=5, key="session_id", last_ratio=0.2, replace=(0.8, 0.1, 0.1), vocab=(1, 40))
+    datasets = []
+    for epoch in range(2):
+        out, wf = run_workflow(["item_ids"] >> op.with_epoch(epoch), df)
+        datasets.append(Dataset(out, cpu=True, schema=wf.output_schema))
+    loader = EpochMasks(datasets, batch_size=64, shuffle=False)
+    firsts = []
+    for _ in range(2):
+        batch = next(iter(loader))[0]
+        firsts.append(batch["item_ids_input__values"].numpy().ravel().tolist())
+        loader.on_epoch_end()
+    assert firsts[0] != firsts[1]
+    for epoch, ids in enumerate(firsts):
+        assert ids == [x for r in datasets[epoch].to_ddf().compute()["item_ids_input"] for x in r][:len(ids)]
