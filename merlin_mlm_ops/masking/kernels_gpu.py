@@ -7,6 +7,9 @@ are tested against the NumPy reference: on a GPU by ``tests/test_gpu.py`` and
 which runs the kernels on NumPy arrays), and compiled to PTX for every signature the engine
 launches by ``tests/test_kernels_compile_ptx.py`` (no GPU needed).
 
+The kernel with last-item rows and 80/10/10 (``mask_extended_kernel``) runs one thread per row
+only; the default mask keeps both the thread and the warp kernels.
+
 Kernels are launched on CuPy's current stream, so they are ordered with the CuPy work around
 them also under per-thread default streams.  Importing this module needs ``numba.cuda``;
 ``engine`` falls back to the CuPy reference when it is missing or a kernel fails to compile
