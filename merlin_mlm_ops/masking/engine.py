@@ -123,7 +123,7 @@ def random_mask_extended(values, offsets, row_keys, *, seed, epoch, prob, min_ma
     mask, ids_u64 = _run(xp, _backend(backend), fused, reference)
     if ids_u64 is None or values.dtype == ids_u64.dtype:
         return mask, ids_u64
-    return mask, ids_u64.view(xp.int64).astype(values.dtype)
+    return mask, ids_u64.view(xp.int64).astype(values.dtype, copy=False)
 
 
 def last_mask(values, offsets, *, pad_id, backend=None):

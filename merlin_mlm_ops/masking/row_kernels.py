@@ -196,7 +196,7 @@ def build(jit) -> RowFunctions:
             r = r + ONE
         return r
 
-    @jit(False)
+    @jit(True)  # inlined on the CPU: a call per row with four arrays costs more than the loop
     def corrupt_row(values, start, end, row_key, replace_key, t_mask, t_random, is_last, pad,
                     low, n, use_skip, skip, use_cdf, cdf, mask, out):
         """:func:`rules.corrupted_input` for one row, given its mask: writes ``out[start:end]``."""
