@@ -95,11 +95,11 @@ def launches():
     Item ids int32 and int64 (the engine hands the kernels their uint64 bit patterns), offsets
     int32 and int64 (the cuDF adapter gives int64, direct callers may give int32), integer keys,
     string keys and no key (content-keyed rows), with and without a pad id, one thread or one warp
-    per row.
+    per row; and the kernel with last-item rows and 80/10/10 (uniform and popularity draws).
     """
     import numpy as np
 
-    from merlin_mlm_ops.masking import engine, hashing, kernels_gpu
+    from merlin_mlm_ops.masking import engine, hashing, kernels_gpu, rules
 
     captured = []
     kernels_gpu._launch = lambda kernel, args, n_rows: captured.append((kernel, args))
@@ -118,6 +118,10 @@ def launches():
                                                 max_masked=None if pad_id is None else 3, per_row=per_row)
             for pad_id in (0, None):
                 kernels_gpu.mask_last(values, offsets, pad_id=pad_id)
+            for draw in (rules.ItemDraw(1, 9, pad_id=0), rules.ItemDraw(counts=np.array([0, 2, 5]), pad_id=0)):
+                for replace in (None, (0.8, 0.1, 0.1)):
+                    kernels_gpu.mask_extended(values, offsets, keys["no key"], seed=1, epoch=0, prob=0.2, pad_id=0,
+                                              last_ratio=0.1, replace=replace, draw=draw)
     return captured
 
 

@@ -46,3 +46,45 @@ def mask_last_row(ids, pad_id=0):
             out[p] = True
             break
     return out
+
+
+# -- last-item rows and 80/10/10 (merlin_mlm_ops.masking.rules, second part) ------------------
+
+def derived_key(seed, epoch, salt):
+    return mix64_int(stream_key(seed, epoch) ^ salt)
+
+
+def takes_last(row_key, seed, epoch, last_ratio, salt):
+    """Whether a row takes the last-item mask."""
+    return (mix64_int((row_key & MASK64) ^ derived_key(seed, epoch, salt)) >> 11) < int(last_ratio * (1 << 53))
+
+
+def corrupt_row(ids, mask, is_last, row_key, seed, epoch, replace, salt, pad_id, low=None, high=None, counts=None):
+    """The input ids of one row under 80/10/10, as a list of ints (pad_id at [MASK])."""
+    row_hash = mix64_int((row_key & MASK64) ^ derived_key(seed, epoch, salt))
+    t_mask = int(replace[0] * (1 << 53))
+    t_random = int(min(1.0, replace[0] + replace[1]) * (1 << 53))
+    out = []
+    for p, (v, m) in enumerate(zip(ids, mask)):
+        v = int(v)
+        if m:
+            h = mix64_int((row_hash + (p + 1) * GOLDEN) & MASK64)
+            u = h >> 11
+            if is_last or u < t_mask:
+                v = pad_id
+            elif u < t_random:
+                g = mix64_int((h + GOLDEN) & MASK64)
+                if counts is not None:
+                    weights = [0 if i == pad_id else int(c) for i, c in enumerate(counts)]
+                    r = g % sum(weights)
+                    v, total = 0, 0
+                    for i, w in enumerate(weights):
+                        total += w
+                        if total > r:
+                            v = i
+                            break
+                else:
+                    ids_left = [i for i in range(low, high) if i != pad_id]
+                    v = ids_left[g % len(ids_left)]
+        out.append(v)
+    return out

@@ -14,9 +14,10 @@ import numba
 import pytest
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "compile_ptx.py")
-#: mask_random (thread and warp per row) and mask_last, each with int32 and int64 offsets (ids
-#: reach the kernels as uint64), for compute capabilities 7.0, 8.0 and 9.0.
-COMPILATIONS = 3 * 2 * 3
+#: mask_random (thread and warp per row), mask_last and mask_extended (last-item rows, 80/10/10),
+#: each with int32 and int64 offsets (ids reach the kernels as uint64), for compute capabilities
+#: 7.0, 8.0 and 9.0.
+COMPILATIONS = 4 * 2 * 3
 
 
 @pytest.mark.skipif(tuple(int(x) for x in numba.__version__.split(".")[:2]) < (0, 57),

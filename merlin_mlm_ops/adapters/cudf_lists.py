@@ -97,7 +97,13 @@ def _no_null_items(series, elements, offsets_child, column, op, xp):
 
 
 def build_bool_lists(mask, offsets, valid, index, source=None):
-    """A cuDF list<bool> Series with the given row structure (null where not ``valid``).
+    """A cuDF list<bool> Series with the given row structure (null where not ``valid``)."""
+    return build_lists(mask, offsets, valid, index, source=source, element="bool")
+
+
+def build_lists(values, offsets, valid, index, source=None, element=None):
+    """A cuDF list Series of ``values`` (element type ``element``, default their dtype) with the
+    given row structure (null where not ``valid``).
 
     With ``source`` (the selected column, same rows), the new column shares its offsets child
     and null mask where that is valid, instead of building them.
@@ -124,8 +130,9 @@ def build_bool_lists(mask, offsets, valid, index, source=None):
         from cudf._lib.transform import bools_to_mask
 
         null_mask = bools_to_mask(as_column(valid))
-    column = build_column(None, dtype=cudf.ListDtype("bool"), size=n_rows,
-                          mask=null_mask, children=(offsets_col, as_column(mask)))
+    element = element or str(values.dtype)
+    column = build_column(None, dtype=cudf.ListDtype(element), size=n_rows,
+                          mask=null_mask, children=(offsets_col, as_column(values)))
     return cudf.Series(column, index=index)
 
 

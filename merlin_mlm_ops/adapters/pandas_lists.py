@@ -133,6 +133,16 @@ def build_bool_lists(mask: np.ndarray, offsets: np.ndarray, valid: Optional[np.n
     return pd.Series(arrow.to_numpy(zero_copy_only=False), index=index, dtype=object)
 
 
+def build_lists(values: np.ndarray, offsets: np.ndarray, valid: Optional[np.ndarray],
+                index: pd.Index, source=None) -> pd.Series:
+    """An object Series of arrays of ``values`` (any NumPy dtype) with the given row structure."""
+    list_type = pa.LargeListArray if offsets[-1] > np.iinfo(np.int32).max else pa.ListArray
+    offs = offsets if list_type is pa.LargeListArray else offsets.astype(np.int32)
+    arrow = list_type.from_arrays(pa.array(offs), pa.array(values),
+                                  mask=None if valid is None else pa.array(~valid))
+    return pd.Series(arrow.to_numpy(zero_copy_only=False), index=index, dtype=object)
+
+
 def row_keys(series: pd.Series, column: str, op: str) -> "tuple[str, np.ndarray, np.ndarray|None]":
     """The key column as hashing input: ``("int", int64 values, None)`` or ``("str", utf8 bytes, offsets)``."""
     null = series.isna().to_numpy()

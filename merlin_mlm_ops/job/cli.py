@@ -55,6 +55,8 @@ def _mask_parser(sub, common):
     p.add_argument("--window", type=_window, default=None, metavar="MAX_LEN[:STEP]",
                    help="cut rows longer than MAX_LEN into BERT4Rec's sliding windows before masking (STEP "
                         "default MAX_LEN // 2; needs --key; masks are then keyed by <key>_window)")
+    p.add_argument("--last-ratio", type=float, default=0.0,
+                   help="share of rows masked on their last item only, per epoch (RecBole's ft_ratio; default 0)")
     p.add_argument("--categorify", action="store_true", help="encode the columns with Categorify first")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
@@ -91,7 +93,8 @@ def cmd_mask(args):
     job = MaskJob(inputs=args.inputs, output=args.output, columns=args.columns, prob=args.prob,
                   seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
                   pad_id=args.pad_id, epochs=args.epochs, categorify=args.categorify, gpu=args.gpu,
-                  overwrite=args.overwrite, part_size=args.part_size, window=args.window)
+                  overwrite=args.overwrite, part_size=args.part_size, window=args.window,
+                  last_ratio=args.last_ratio)
     checked = validate_job(job)  # every input footer, before the lock and the cluster
     bar = None
 

@@ -90,7 +90,8 @@ def expected_by_length(report):
         return None
     params = job["job"]
     lengths = np.arange(MAX_LENGTH + 1)
-    return rule_stats.expected_masked(lengths, params["prob"], params["min_masked"], params["max_masked"])
+    return rule_stats.expected_masked_with_last(lengths, params["prob"], params["min_masked"], params["max_masked"],
+                                                params.get("last_ratio", 0.0))
 
 
 def summary_lines(report):

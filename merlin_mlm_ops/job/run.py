@@ -66,6 +66,7 @@ class MaskJob:
     part_size: str = "32MB"
     #: ``(max_len, step)``: cut rows into SlidingWindows before masking, masks keyed per window.
     window: Optional[Tuple[int, int]] = None
+    last_ratio: float = 0.0
 
 
 def validate_job(job: MaskJob) -> CheckedInputs:
@@ -76,7 +77,7 @@ def validate_job(job: MaskJob) -> CheckedInputs:
 
     try:
         MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
-                   max_masked=job.max_masked, pad_id=job.pad_id)
+                   max_masked=job.max_masked, pad_id=job.pad_id, last_ratio=job.last_ratio)
     except (TypeError, ValueError) as exc:
         raise JobError(str(exc)) from None
     if job.window is not None:
@@ -119,7 +120,8 @@ def build_workflow(job: MaskJob, categories_path, seed=None):
         windows = node >> SlidingWindows(*job.window, key=job.key)
         key = windows.op.window_key_name
     mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=key, epoch=0,
-                      min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id)
+                      min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id,
+                      last_ratio=job.last_ratio)
     if job.window is not None:
         return nvt.Workflow(windows[[job.key, key]] + mask_windows(windows, mask, job.columns)), mask
     node = node >> mask

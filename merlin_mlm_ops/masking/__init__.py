@@ -10,6 +10,8 @@
 - :mod:`~merlin_mlm_ops.masking.engine`: picks a fused kernel or the reference for flat
   ``values``/``offsets`` arrays (NumPy or CuPy) and falls back to the reference when a kernel fails.
 - :mod:`~merlin_mlm_ops.masking.stats`: exact expectations of the rules.
+- :mod:`~merlin_mlm_ops.masking.bert_params`: checks of the last-item (``last_ratio``) and
+  80/10/10 (``replace``) options, whose rules are in ``rules`` too.
 - :mod:`~merlin_mlm_ops.masking.gpu`: whether a usable GPU is present.
 
 Nothing here imports NVTabular, pandas or cuDF: the dataframe adapters (:mod:`merlin_mlm_ops.adapters`)

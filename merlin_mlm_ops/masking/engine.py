@@ -86,6 +86,38 @@ def random_mask(values, offsets, row_keys, *, seed, epoch, prob, min_masked, max
                 reference)
 
 
+def random_mask_extended(values, offsets, row_keys, *, seed, epoch, prob, min_masked, max_masked, pad_id,
+                         last_ratio=0.0, replace=None, draw=None, backend=None):
+    """The random mask with last-item rows (``last_ratio``) and 80/10/10 input ids (``replace``).
+
+    Returns ``(mask, input_ids)``: ``input_ids`` (in the dtype of ``values``) is None when
+    ``replace`` is None.  ``draw`` is a :class:`rules.ItemDraw`, needed when ``replace`` gives the
+    random item a share.  With ``last_ratio=0`` and ``replace=None`` the mask equals
+    :func:`random_mask`'s.
+    """
+    xp = array_module(values)
+    values_u64 = hashing.as_uint64(values, xp)
+    params = dict(seed=seed, epoch=epoch, prob=prob, min_masked=min_masked, max_masked=max_masked, pad_id=pad_id)
+
+    def reference():
+        keys = hashing.content_row_keys(values_u64, offsets, xp) if row_keys is None else row_keys
+        mask, last = rules.mask_random_or_last(values_u64, offsets, keys, last_ratio=last_ratio, xp=xp, **params)
+        if replace is None:
+            return mask, None
+        ids, _ = rules.corrupted_input(values_u64, offsets, keys, mask, last, seed=seed, epoch=epoch,
+                                       replace=replace, draw=draw, pad_id=pad_id, xp=xp)
+        return mask, ids
+
+    def fused(kernels):
+        return kernels.mask_extended(values_u64, offsets, row_keys, last_ratio=last_ratio, replace=replace,
+                                     draw=draw, **params)
+
+    mask, ids_u64 = _run(xp, _backend(backend), fused, reference)
+    if ids_u64 is None or values.dtype == ids_u64.dtype:
+        return mask, ids_u64
+    return mask, ids_u64.view(xp.int64).astype(values.dtype, copy=False)
+
+
 def last_mask(values, offsets, *, pad_id, backend=None):
     """The last-eligible-position mask of flat rows."""
     xp = array_module(values)

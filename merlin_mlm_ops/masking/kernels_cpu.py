@@ -25,12 +25,14 @@ import numba
 import numpy as np
 
 from merlin_mlm_ops.masking import row_kernels
-from merlin_mlm_ops.masking.kernel_args import last_args, random_args
+from merlin_mlm_ops.masking.kernel_args import extended_args, last_args, random_args
 
 _ROWS = row_kernels.build(lambda inline: numba.njit(nogil=True, inline="always" if inline else "never"))
 _content_key = _ROWS.content_key
 _mask_random_row = _ROWS.mask_random_row
 _mask_last_row = _ROWS.mask_last_row
+_mask_random_or_last_row = _ROWS.mask_random_or_last_row
+_corrupt_row = _ROWS.corrupt_row
 
 #: Below this many items a partition is masked on the calling thread alone.
 PARALLEL_MIN_ITEMS = 2_000_000
@@ -54,6 +56,37 @@ def mask_last_kernel(values, offsets, use_pad, pad, out, row_begin, row_end):
     """Fill ``out`` with True at the last eligible position of rows [row_begin, row_end)."""
     for r in range(row_begin, row_end):
         _mask_last_row(values, offsets[r], offsets[r + 1], use_pad, pad, out)
+
+
+@numba.njit(cache=True, nogil=True)
+def mask_extended_kernel(values, offsets, row_keys, use_row_keys, stream_key, threshold, min_masked, max_masked,
+                         use_pad, pad, last_key, last_threshold, use_replace, replace_key, t_mask, t_random,
+                         low, n, use_skip, skip, use_cdf, cdf, out, out_input, row_begin, row_end):
+    """The random mask with last-item rows, and the 80/10/10 input ids when ``use_replace``."""
+    for r in range(row_begin, row_end):
+        start = offsets[r]
+        end = offsets[r + 1]
+        key = row_keys[r] if use_row_keys else _content_key(values, start, end, r)
+        is_last = _mask_random_or_last_row(values, start, end, key, stream_key, threshold, min_masked,
+                                           max_masked, use_pad, pad, last_key, last_threshold, out)
+        if use_replace:
+            _corrupt_row(values, start, end, key, replace_key, t_mask, t_random, is_last, pad,
+                         low, n, use_skip, skip, use_cdf, cdf, out, out_input)
+
+
+def mask_extended(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=1, max_masked=None,
+                  pad_id=0, last_ratio=0.0, replace=None, draw=None):
+    """Fused equivalent of :func:`rules.mask_random_or_last` + :func:`rules.corrupted_input`.
+
+    Returns ``(mask, input_u64)``; ``input_u64`` is None when ``replace`` is None.
+    """
+    n_items = values_u64.shape[0]
+    out = np.empty(n_items, dtype=np.bool_)
+    out_input = np.empty(n_items if replace is not None else 0, dtype=np.uint64)
+    args = extended_args(values_u64, offsets, row_keys, seed, epoch, prob, min_masked, max_masked, pad_id,
+                         last_ratio, replace, draw, np)
+    _run_in_row_ranges(mask_extended_kernel, (*args, out, out_input), offsets)
+    return out, (out_input if replace is not None else None)
 
 
 def mask_random(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=1,

@@ -7,6 +7,9 @@ are tested against the NumPy reference: on a GPU by ``tests/test_gpu.py`` and
 which runs the kernels on NumPy arrays), and compiled to PTX for every signature the engine
 launches by ``tests/test_kernels_compile_ptx.py`` (no GPU needed).
 
+The kernel with last-item rows and 80/10/10 (``mask_extended_kernel``) runs one thread per row
+only; the default mask keeps both the thread and the warp kernels.
+
 Kernels are launched on CuPy's current stream, so they are ordered with the CuPy work around
 them also under per-thread default streams.  Importing this module needs ``numba.cuda``;
 ``engine`` falls back to the CuPy reference when it is missing or a kernel fails to compile
@@ -22,7 +25,7 @@ restore_row_stack()  # before numba.cuda loads its registries: numba-cuda 0.30 +
 from numba import cuda  # noqa: E402
 
 from merlin_mlm_ops.masking import row_kernels  # noqa: E402
-from merlin_mlm_ops.masking.kernel_args import last_args, random_args  # noqa: E402
+from merlin_mlm_ops.masking.kernel_args import extended_args, last_args, random_args  # noqa: E402
 
 THREADS_PER_BLOCK = 128
 WARPS_PER_BLOCK = THREADS_PER_BLOCK // 32
@@ -35,6 +38,8 @@ _settle = _ROWS.settle
 _content_key = _ROWS.content_key
 _mask_random_row = _ROWS.mask_random_row
 _mask_last_row = _ROWS.mask_last_row
+_mask_random_or_last_row = _ROWS.mask_random_or_last_row
+_corrupt_row = _ROWS.corrupt_row
 
 
 @cuda.jit
@@ -100,6 +105,23 @@ def mask_random_warp_kernel(values, offsets, row_keys, use_row_keys, stream_key,
 
 
 @cuda.jit
+def mask_extended_kernel(values, offsets, row_keys, use_row_keys, stream_key, threshold, min_masked, max_masked,
+                         use_pad, pad, last_key, last_threshold, use_replace, replace_key, t_mask, t_random,
+                         low, n, use_skip, skip, use_cdf, cdf, out, out_input):
+    """The random mask with last-item rows and the 80/10/10 input ids, one thread per row."""
+    r = cuda.grid(1)
+    if r < offsets.shape[0] - 1:
+        start = offsets[r]
+        end = offsets[r + 1]
+        key = row_keys[r] if use_row_keys else _content_key(values, start, end, r)
+        is_last = _mask_random_or_last_row(values, start, end, key, stream_key, threshold, min_masked,
+                                           max_masked, use_pad, pad, last_key, last_threshold, out)
+        if use_replace:
+            _corrupt_row(values, start, end, key, replace_key, t_mask, t_random, is_last, pad,
+                         low, n, use_skip, skip, use_cdf, cdf, out, out_input)
+
+
+@cuda.jit
 def mask_last_kernel(values, offsets, use_pad, pad, out):
     r = cuda.grid(1)
     if r < offsets.shape[0] - 1:
@@ -143,6 +165,20 @@ def mask_random(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=
     kernel = mask_random_warp_kernel if per_row == "warp" else mask_random_kernel
     _launch(kernel, (*args, out), offsets.shape[0] - 1)
     return out
+
+
+def mask_extended(values_u64, offsets, row_keys, *, seed, epoch, prob, min_masked=1, max_masked=None,
+                  pad_id=0, last_ratio=0.0, replace=None, draw=None):
+    """Fused equivalent of :func:`rules.mask_random_or_last` + :func:`rules.corrupted_input` on device
+    arrays (one thread per row); returns ``(mask, input_u64 or None)``."""
+    xp = _xp(values_u64)
+    n_items = values_u64.shape[0]
+    out = xp.empty(n_items, dtype=xp.bool_)
+    out_input = xp.empty(n_items if replace is not None else 0, dtype=xp.uint64)
+    args = extended_args(values_u64, offsets, row_keys, seed, epoch, prob, min_masked, max_masked, pad_id,
+                         last_ratio, replace, draw, xp)
+    _launch(mask_extended_kernel, (*args, out, out_input), offsets.shape[0] - 1)
+    return out, (out_input if replace is not None else None)
 
 
 def mask_last(values_u64, offsets, *, pad_id=0):

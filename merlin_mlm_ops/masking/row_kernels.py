@@ -38,6 +38,7 @@ S27 = np.uint64(27)
 S30 = np.uint64(30)
 S31 = np.uint64(31)
 ZERO = np.uint64(0)
+ONE = np.uint64(1)
 
 
 class RowFunctions(NamedTuple):
@@ -49,6 +50,8 @@ class RowFunctions(NamedTuple):
     settle: Callable
     mask_random_row: Callable
     mask_last_row: Callable
+    mask_random_or_last_row: Callable
+    corrupt_row: Callable
 
 
 def build(jit) -> RowFunctions:
@@ -163,4 +166,54 @@ def build(jit) -> RowFunctions:
                 out[i] = True
                 break
 
-    return RowFunctions(mix, position_hash, content_key, settle, mask_random_row, mask_last_row)
+    @jit(False)
+    def mask_random_or_last_row(values, start, end, row_key, stream_key, threshold, min_masked, max_masked,
+                                use_pad, pad, last_key, last_threshold, out):
+        """:func:`rules.mask_random_or_last` for one row; returns whether it took the last-item mask."""
+        if (mix(row_key ^ last_key) >> S11) < last_threshold:
+            mask_last_row(values, start, end, use_pad, pad, out)
+            return True
+        mask_random_row(values, start, end, row_key, stream_key, threshold, min_masked, max_masked,
+                        use_pad, pad, out)
+        return False
+
+    @jit(False)
+    def draw_item(g, low, n, use_skip, skip, use_cdf, cdf):
+        """:meth:`rules.ItemDraw.draw` for one 64-bit hash ``g``."""
+        r = g % n
+        if use_cdf:  # the first j with cdf[j] > r
+            lo = 0
+            hi = cdf.shape[0] - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if cdf[mid] > r:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return np.uint64(lo)
+        r = r + low
+        if use_skip and r >= skip:
+            r = r + ONE
+        return r
+
+    @jit(True)  # inlined on the CPU: a call per row with four arrays costs more than the loop
+    def corrupt_row(values, start, end, row_key, replace_key, t_mask, t_random, is_last, pad,
+                    low, n, use_skip, skip, use_cdf, cdf, mask, out):
+        """:func:`rules.corrupted_input` for one row, given its mask: writes ``out[start:end]``."""
+        row_hash = mix(row_key ^ replace_key)
+        for i in range(start, end):
+            v = values[i]
+            if mask[i]:
+                if is_last:
+                    v = pad
+                else:
+                    h = position_hash(row_hash, start, i)
+                    u = h >> S11
+                    if u < t_mask:
+                        v = pad
+                    elif u < t_random:
+                        v = draw_item(mix(h + GOLDEN), low, n, use_skip, skip, use_cdf, cdf)
+            out[i] = v
+
+    return RowFunctions(mix, position_hash, content_key, settle, mask_random_row, mask_last_row,
+                        mask_random_or_last_row, corrupt_row)

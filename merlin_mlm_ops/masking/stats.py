@@ -2,14 +2,17 @@
 
 For a row with ``n`` eligible positions the number drawn is ``D ~ Binomial(n, prob)`` and
 the number masked is ``clip(D, lo, hi)`` (see :mod:`merlin_mlm_ops.masking.rules`); its distribution
-follows in closed form.
+follows in closed form.  With ``last_ratio = q`` a row takes the last-item mask (one position
+when ``n >= 1``) with probability ``q`` and the random mask otherwise; under ``replace`` each
+masked position of a random-mask row is [MASK] / a random item / kept with the shares of
+:func:`effective_shares`, and a random item has the probabilities of :func:`item_pmf`.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 
-from merlin_mlm_ops.masking.rules import prob_threshold
+from merlin_mlm_ops.masking.rules import prob_threshold, replace_thresholds
 
 
 def effective_prob(prob):
@@ -56,3 +59,44 @@ def variance_masked(n, prob, min_masked=1, max_masked=None):
         mean = pmf @ j
         out[n == length] = pmf @ (j - mean) ** 2
     return out
+
+
+def expected_masked_with_last(n, prob, min_masked=1, max_masked=None, last_ratio=0.0):
+    """``E[masked count]`` per row length in ``n`` when a ``last_ratio`` share of rows take the last-item mask."""
+    n = np.asarray(n, dtype=np.int64)
+    q = effective_prob(last_ratio)
+    return (1 - q) * expected_masked(n, prob, min_masked, max_masked) + q * (n >= 1)
+
+
+def variance_masked_with_last(n, prob, min_masked=1, max_masked=None, last_ratio=0.0):
+    """``Var[masked count]`` per row length in ``n``, for the mixture of :func:`expected_masked_with_last`."""
+    n = np.asarray(n, dtype=np.int64)
+    q = effective_prob(last_ratio)
+    mean_r = expected_masked(n, prob, min_masked, max_masked)
+    second_r = variance_masked(n, prob, min_masked, max_masked) + mean_r ** 2
+    last = (n >= 1).astype(np.float64)
+    mean = (1 - q) * mean_r + q * last
+    return (1 - q) * second_r + q * last - mean ** 2
+
+
+def effective_shares(replace):
+    """The exact ``(mask, random, keep)`` probabilities that the integer thresholds of ``replace`` realise."""
+    t_mask, t_random = replace_thresholds(replace)
+    scale = float(1 << 53)
+    return t_mask / scale, (t_random - t_mask) / scale, 1.0 - t_random / scale
+
+
+def item_pmf(low=None, high=None, pad_id=None, counts=None):
+    """Probability of each id ``0 .. size - 1`` as a random item: uniform on ``[low, high)`` less
+    ``pad_id``, or proportional to ``counts`` with ``pad_id``'s count taken as 0 (exact up to the
+    draw's ``n / 2**64`` bias, :class:`rules.ItemDraw`)."""
+    if counts is not None:
+        weights = np.asarray(counts, dtype=np.float64).copy()
+        if pad_id is not None and 0 <= pad_id < weights.shape[0]:
+            weights[pad_id] = 0
+        return weights / weights.sum()
+    pmf = np.zeros(high, dtype=np.float64)
+    pmf[low:high] = 1.0
+    if pad_id is not None and low <= pad_id < high:
+        pmf[pad_id] = 0.0
+    return pmf / pmf.sum()

@@ -104,15 +104,22 @@ class SequenceMaskOperator(Operator):
             flat = adapter.flatten(df[other], other, self.label, with_values=False)
             check_aligned(first, flat, df.index, names[0], other, self.label)
         mask = self.compute_mask(first, df, adapter)
+        input_ids = None
+        if isinstance(mask, tuple):  # MaskRandom(replace=...): the mask and the model's input ids
+            mask, input_ids = mask
         out = df[names].copy(deep=False)
         out[self.mask_name(names)] = adapter.build_bool_lists(mask, first.offsets, first.valid, df.index,
+                                                              source=df[names[0]])
+        if input_ids is not None:
+            out[self.input_name(names)] = adapter.build_lists(input_ids, first.offsets, first.valid, df.index,
                                                               source=df[names[0]])
         return out
 
     transform.__doc__ = Operator.transform.__doc__
 
     def compute_mask(self, flat, df, adapter):
-        """The flat bool mask for the first selected column, taken apart as ``flat``."""
+        """The flat bool mask for the first selected column, taken apart as ``flat`` (or a tuple
+        ``(mask, input ids)``, whose ids go to the column named by ``self.input_name``)."""
         raise NotImplementedError
 
     def __repr__(self):

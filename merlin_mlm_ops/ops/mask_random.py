@@ -6,9 +6,10 @@ import secrets
 from merlin_mlm_ops.masking import engine
 from merlin_mlm_ops.masking.params import random_params
 from merlin_mlm_ops.ops.base import SequenceMaskOperator
+from merlin_mlm_ops.ops.bert import BertRulesMixin
 
 
-class MaskRandom(SequenceMaskOperator):
+class MaskRandom(BertRulesMixin, SequenceMaskOperator):
     """Writes a random boolean mask beside item sequences, for masked item modelling.
 
     The mask marks the positions a BERT4Rec model must predict: at training time the
@@ -61,6 +62,25 @@ class MaskRandom(SequenceMaskOperator):
         positions are eligible.
     mask_column : str or None, default None
         Name of the mask column.
+    last_ratio : float, default 0.0
+        Share of rows that take :class:`MaskLast`'s mask (only the last eligible item) instead of
+        the random one: BERT4Rec's last-item training copies, as RecBole's ``ft_ratio``.  Each
+        row's choice is a pure function of ``(seed, epoch, row key)`` on a stream of its own.
+    replace : tuple or None, default None
+        ``(mask, random, keep)`` shares for BERT's 80/10/10, e.g. ``(0.8, 0.1, 0.1)``: among the
+        masked positions of a random-mask row, which the model sees as [MASK], as a random item,
+        or as their own item.  Adds the input column (below).  ``None``: always [MASK] and no
+        input column (the masks are bit for bit those without the option).
+    vocab : (int, int) or None, default None
+        ``[low, high)``, the ids random items are drawn from, uniformly (never ``pad_id``).
+        ``None``: the item column's schema domain; after Categorify that starts at its first
+        real id (past the padding, null and OOV ids), else at the domain's ``min``.
+    item_counts : array of int or None, default None
+        Draw random items by popularity instead: item ``i`` with probability proportional to
+        ``item_counts[i]`` (``pad_id``'s count is taken as 0).
+    input_column : str or None, default None
+        Name of the input column written when ``replace`` is set; ``None`` names it
+        ``<first selected column>_input``.
 
     Example
     -------
@@ -77,7 +97,8 @@ class MaskRandom(SequenceMaskOperator):
     """
 
     def __init__(self, prob=0.2, *, seed=None, key=None, epoch=0, min_masked=1, max_masked=None,
-                 pad_id=0, mask_column=None):
+                 pad_id=0, mask_column=None, last_ratio=0.0, replace=None, vocab=None, item_counts=None,
+                 input_column=None):
         super().__init__(pad_id=pad_id, mask_column=mask_column)
         if seed is None:
             seed = secrets.randbits(63)
@@ -89,6 +110,8 @@ class MaskRandom(SequenceMaskOperator):
         self.epoch = checked["epoch"]
         self.min_masked = checked["min_masked"]
         self.max_masked = checked["max_masked"]
+        self.set_bert_options(last_ratio=last_ratio, replace=replace, vocab=vocab, item_counts=item_counts,
+                              input_column=input_column)
 
     @property
     def key_column(self):
@@ -103,6 +126,8 @@ class MaskRandom(SequenceMaskOperator):
         if self.key is not None:
             kind, data, offsets = adapter.row_keys(df[self.key], self.key, self.label)
             row_keys = engine.row_keys_from_column(kind, data, offsets, engine.array_module(flat.offsets))
+        if self.uses_bert_rules:
+            return self.compute_bert_mask(flat, df, row_keys)
         return engine.random_mask(flat.values, flat.offsets, row_keys, seed=self.seed,
                                   epoch=self.epoch, prob=self.prob, min_masked=self.min_masked,
                                   max_masked=self.max_masked, pad_id=self.pad_id)
@@ -110,4 +135,4 @@ class MaskRandom(SequenceMaskOperator):
     def _params(self):
         return {"prob": self.prob, "seed": self.seed, "key": self.key, "epoch": self.epoch,
                 "min_masked": self.min_masked, "max_masked": self.max_masked,
-                **super()._params()}
+                **super()._params(), **self.bert_params()}

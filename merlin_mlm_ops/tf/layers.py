@@ -45,6 +45,12 @@ class MaskedSequenceEmbedding(tf.keras.layers.Layer):
     and the others their item's embedding, and propagates the padding mask (``ids != pad_id``)
     as a Keras mask.  The model never sees the masked items' ids, so nothing leaks.
 
+    With ``input_column`` (the input ids written by ``MaskRandom(replace=(0.8, 0.1, 0.1))``) the
+    layer embeds those ids instead, and puts the [MASK] vector only where the mask is set *and*
+    the input id is ``pad_id`` (the [MASK] positions); masked positions that got a random item
+    or kept their own show that item's embedding (BERT's 80/10/10).  The mask still marks every
+    masked position, so :func:`mlm_targets` and the loss cover all of them.
+
     Parameters
     ----------
     input_dim : int
@@ -57,6 +63,8 @@ class MaskedSequenceEmbedding(tf.keras.layers.Layer):
         Key of the precomputed mask in the input dict.
     pad_id : int, default 0
         Padding id (Categorify's 0): padded positions are masked out for downstream layers.
+    input_column : str or None, default None
+        Key of the input ids (80/10/10) in the input dict; None: every masked position is [MASK].
     embeddings_initializer : initializer, default "uniform"
         Initializer of the item embeddings.
     mask_initializer : initializer, default RandomNormal(0, 0.001)
@@ -74,12 +82,13 @@ class MaskedSequenceEmbedding(tf.keras.layers.Layer):
     """
 
     def __init__(self, input_dim, output_dim, ids_column="item_ids", mask_column="item_ids_mask", pad_id=0,
-                 embeddings_initializer="uniform", mask_initializer=None, **kwargs):
+                 embeddings_initializer="uniform", mask_initializer=None, input_column=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(input_dim, int) or input_dim < 1 or not isinstance(output_dim, int) or output_dim < 1:
             raise ValueError(f"input_dim and output_dim must be positive ints, got {input_dim!r}, {output_dim!r}")
         self.input_dim, self.output_dim = input_dim, output_dim
         self.ids_column, self.mask_column, self.pad_id = ids_column, mask_column, pad_id
+        self.input_column = input_column
         self.embeddings_initializer = tf.keras.initializers.get(embeddings_initializer)
         self.mask_initializer = tf.keras.initializers.get(
             mask_initializer or tf.keras.initializers.RandomNormal(0.0, 0.001))
@@ -111,10 +120,27 @@ class MaskedSequenceEmbedding(tf.keras.layers.Layer):
                 f"mask column '{self.mask_column}' shape differs from '{self.ids_column}'"))
         return ids, mask
 
+    def _input_ids(self, inputs, ids):
+        """The 80/10/10 input ids, dense and checked against the item ids."""
+        seen, lengths = _dense_column(inputs, self.input_column, self.pad_id, "input id")
+        if lengths is not None:
+            _, id_lengths = _dense_column(inputs, self.ids_column, self.pad_id, "item id")
+            if id_lengths is not None:
+                tf.debugging.assert_equal(lengths, id_lengths, message=(
+                    f"input column '{self.input_column}' row lengths differ from '{self.ids_column}'"))
+        tf.debugging.assert_equal(tf.shape(seen), tf.shape(ids), message=(
+            f"input column '{self.input_column}' shape differs from '{self.ids_column}'"))
+        return tf.cast(seen, ids.dtype)
+
     def call(self, inputs):
         ids, mask = self._ids_and_mask(inputs)
-        embedded = tf.nn.embedding_lookup(self.embeddings, tf.cast(ids, tf.int64))
-        return tf.where(mask[..., None], tf.cast(self.mask_embedding, embedded.dtype), embedded)
+        if self.input_column is None:
+            embedded = tf.nn.embedding_lookup(self.embeddings, tf.cast(ids, tf.int64))
+            return tf.where(mask[..., None], tf.cast(self.mask_embedding, embedded.dtype), embedded)
+        seen = self._input_ids(inputs, ids)
+        embedded = tf.nn.embedding_lookup(self.embeddings, tf.cast(seen, tf.int64))
+        mask_token = mask & tf.equal(seen, tf.cast(self.pad_id, seen.dtype))
+        return tf.where(mask_token[..., None], tf.cast(self.mask_embedding, embedded.dtype), embedded)
 
     def compute_mask(self, inputs, mask=None):
         ids, _ = self._ids_and_mask(inputs)
@@ -123,6 +149,7 @@ class MaskedSequenceEmbedding(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "ids_column": self.ids_column, "mask_column": self.mask_column, "pad_id": self.pad_id,
+                "input_column": self.input_column,
                 "embeddings_initializer": tf.keras.initializers.serialize(self.embeddings_initializer),
                 "mask_initializer": tf.keras.initializers.serialize(self.mask_initializer)}
 

@@ -36,6 +36,7 @@ from merlin.models.utils import schema_utils
 from merlin.schema import Schema, Tags
 
 from merlin_mlm_ops.ops.base import MASK_TAG
+from merlin_mlm_ops.ops.bert import INPUT_TAG
 from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, forget_attribute, set_untracked
 from merlin_mlm_ops.tf.layers import list_column
 
@@ -69,6 +70,14 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         uses ``<target>_mask``.
     transformer : TransformerBlock or None, default None
         The transformer block to configure for masked training (as in ``SequenceMaskRandom``).
+    input_column : str or None, default None
+        The input-ids column of ``MaskRandom(replace=...)`` (BERT's 80/10/10); None finds the one
+        column tagged ``mlm_input`` in ``schema``, if any.  With it, the model's item-id input is
+        that column, the [MASK] embedding goes only where the input id is ``pad_id`` among the
+        masked positions (:class:`ReplaceMaskTokenEmbeddings`), and the loss still covers every
+        masked position.  Without it every masked position is [MASK], as with ``SequenceMaskRandom``.
+    pad_id : int, default 0
+        The id that marks [MASK] positions in the input column (``MaskRandom``'s ``pad_id``).
 
     Example
     -------
@@ -78,15 +87,23 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
 
     _mlm_stateless_pre = True  # compat.STATELESS_PRE: equal instances trace the same step (compat.trace_key)
 
-    def __init__(self, schema: Schema, target, mask_column=None, transformer=None, **kwargs):
+    def __init__(self, schema: Schema, target, mask_column=None, transformer=None, input_column=None, pad_id=0,
+                 **kwargs):
         tagged = schema.select_by_tag(MASK_TAG).column_names
-        seq_schema = schema.excluding_by_tag(MASK_TAG)
+        tagged_input = schema.select_by_tag(INPUT_TAG).column_names
+        seq_schema = schema.excluding_by_tag(MASK_TAG).excluding_by_tag(INPUT_TAG)
         super().__init__(seq_schema, target, transformer=transformer, **kwargs)
         if mask_column is None:
             if len(tagged) > 1:
                 raise ValueError(f"several columns are tagged '{MASK_TAG}' ({tagged}); pass mask_column")
             mask_column = tagged[0] if tagged else f"{self.target_name}_mask"
+        if input_column is None and tagged_input:
+            if len(tagged_input) > 1:
+                raise ValueError(f"several columns are tagged '{INPUT_TAG}' ({tagged_input}); pass input_column")
+            input_column = tagged_input[0]
         self.mask_column = mask_column
+        self.input_column = input_column
+        self.pad_id = pad_id
 
     def _mask(self, inputs, ids):
         """The mask column as a 2-D bool RaggedTensor aligned with ``ids``."""
@@ -104,14 +121,36 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         return tf.RaggedTensor.from_row_splits(mask.flat_values, tf.cast(mask.row_splits, ids.row_splits.dtype),
                                                validate=False)
 
-    def _features(self, inputs):
+    def _dropped(self):
         drop = _mask_keys(self.mask_column)
+        return drop | _mask_keys(self.input_column) if self.input_column else drop
+
+    def _features(self, inputs):
+        drop = self._dropped()
         return {k: v for k, v in inputs.items() if k not in drop}
+
+    def _input_ids(self, inputs, ids):
+        """The 80/10/10 input column as a 2-D RaggedTensor aligned with ``ids`` (2-D), in its dtype."""
+        name = self.input_column
+        seen = list_column(inputs, name, "input id", hint="is the Loader's schema narrowed to the model's features?")
+        if not isinstance(seen, tf.RaggedTensor):
+            raise TypeError(f"input column '{name}' must be a ragged list column, got {type(seen).__name__}")
+        tf.debugging.assert_equal(seen.row_lengths(), tf.cast(ids.row_lengths(), seen.row_splits.dtype), message=(
+            f"input column '{name}' row lengths differ from target column '{self.target_name}'"))
+        return tf.RaggedTensor.from_row_splits(tf.cast(seen.flat_values, ids.dtype),
+                                               tf.cast(seen.row_splits, ids.row_splits.dtype), validate=False)
 
     def call(self, inputs, targets=None, training=False, testing=False, **kwargs):
         features = self._features(inputs)
         self._check_seq_inputs_targets(features)
         new_target = tf.identity(features[self.target_name])
+        if self.input_column is not None:
+            # The model embeds the corrupted ids; the target stays the true items.
+            ids = features[self.target_name]
+            flat_ids = ids.merge_dims(1, 2) if ids.shape.rank == 3 else ids
+            seen = self._input_ids(inputs, flat_ids)
+            features[self.target_name] = ids.with_flat_values(
+                tf.reshape(seen.flat_values, tf.shape(ids.flat_values)))
         if targets is None:
             targets = {self.target_name: new_target}
         elif isinstance(targets, dict):
@@ -125,8 +164,15 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         if ids.shape.rank == 3:
             ids = ids.merge_dims(1, 2)
         target_mask = self._mask(inputs, ids)
+        inputs_mask = target_mask
+        if self.input_column is not None:
+            # [MASK] only where the input id is pad_id; ReplaceMaskTokenEmbeddings then hands the
+            # target mask (every masked position) on to the transformer's output and the loss.
+            seen = self._input_ids(inputs, ids)
+            inputs_mask = target_mask.with_flat_values(
+                target_mask.flat_values & tf.equal(seen.flat_values, tf.cast(self.pad_id, seen.dtype)))
         # Keys must be exactly those `call` returns: Keras pairs masks with outputs by key.
-        inputs_mask = {k: (target_mask if k in self.schema.column_names else None) for k in self._features(inputs)}
+        inputs_mask = {k: (inputs_mask if k in self.schema.column_names else None) for k in self._features(inputs)}
         return inputs_mask, {self.target_name: target_mask}
 
     def configure_for_train(self):
@@ -135,7 +181,12 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         if self.transformer is None:
             return
         pre = getattr(self.transformer, "masking_pre", None)
+        replace = ReplaceMaskTokenEmbeddings if self.input_column is not None else ReplaceMaskedEmbeddings
         if pre is not None and any(isinstance(layer, ReplaceMaskedEmbeddings) for layer in pre.layers):
+            if not any(isinstance(layer, replace) for layer in pre.layers):
+                raise ValueError("this transformer block was trained with every masked position as [MASK]; "
+                                 "80/10/10 (input_column) needs a block configured by SequenceMaskPrecomputed "
+                                 "with an input_column from its first fit")
             return
         from merlin.models.tf.transformers.transforms import (
             TransformerInferenceHiddenState,
@@ -145,7 +196,7 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         self.transformer.masking_post = mm.SequentialBlock(
             [TransformerOutputToRagged(), TransformerInferenceHiddenState()])
         self.transformer.masking_pre = mm.SequentialBlock(
-            [SequenceMaskLastInference(), ExtractMaskFromTargets(), ReplaceMaskedEmbeddings()])
+            [SequenceMaskLastInference(), ExtractMaskFromTargets(), replace()])
 
     def configure_for_test(self):
         if self.transformer is not None and getattr(self.transformer, "masking_pre", None) is None:
@@ -162,14 +213,15 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
             if self.mask_column not in full.column_names:
                 raise ValueError(f"mask column '{self.mask_column}' is not in the Loader's dataset "
                                  f"(columns: {full.column_names})")
-        mask = _mask_keys(self.mask_column)
+        mask = self._dropped()
         targets = loader.input_schema.select_by_tag(_TARGET_TAGS)
         if model.input_schema is None:
             # as merlin-models binds an unbuilt model to the Loader's features, less the mask
             features = loader.output_schema.excluding_by_tag(_TARGET_TAGS)
             model.schema = features.excluding_by_name([c for c in features.column_names if c in mask])
         if not loader.transforms:
-            wanted = model.input_schema + targets + full.select_by_name([self.mask_column])
+            wanted = model.input_schema + targets + full.select_by_name(
+                [self.mask_column] + ([self.input_column] if self.input_column else []))
             if set(wanted.column_names) != set(loader.input_schema.column_names):
                 # A peeked Loader refuses a new schema; Keras restarts it from the first batch anyway.
                 loader.stop()
@@ -179,7 +231,10 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
             model({k: v for k, v in features.items() if k not in mask})
 
     def get_config(self):
-        return {**super().get_config(), "mask_column": self.mask_column}
+        config = {**super().get_config(), "mask_column": self.mask_column}
+        if self.input_column is not None:  # a default pre's config is unchanged
+            config.update(input_column=self.input_column, pad_id=self.pad_id)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -189,6 +244,33 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         schema = schema_utils.tensorflow_metadata_json_to_schema(config.pop("schema"))
         target = config.pop("target")
         return cls(schema, target, **config)
+
+
+@tf.keras.utils.register_keras_serializable(package="merlin_mlm_ops")
+class ReplaceMaskTokenEmbeddings(ReplaceMaskedEmbeddings):
+    """``ReplaceMaskedEmbeddings`` for 80/10/10: [MASK] where the inputs' Keras mask is set, then
+    the target's mask on the output.
+
+    :class:`SequenceMaskPrecomputed` with an ``input_column`` sets the inputs' mask to the [MASK]
+    positions only and the target's to every masked position; merlin-models' transformer output
+    (``TransformerOutputToRagged``) keeps the positions of the mask it is handed, so handing on
+    the target's mask makes predictions, and the loss, cover every masked position.  Without
+    targets (inference) or with equal masks (evaluation) it acts as ``ReplaceMaskedEmbeddings``.
+    """
+
+    def call(self, inputs, targets=None):
+        outputs = super().call(inputs)
+        target_mask = _target_mask(targets)
+        if target_mask is not None:
+            outputs._keras_mask = target_mask
+        return outputs
+
+
+def _target_mask(targets):
+    """The Keras mask of the single target (a dict of one, or a tensor), else None."""
+    if isinstance(targets, dict):
+        return getattr(next(iter(targets.values())), "_keras_mask", None) if len(targets) == 1 else None
+    return getattr(targets, "_keras_mask", None)
 
 
 def _install():

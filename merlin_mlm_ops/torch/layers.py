@@ -177,6 +177,12 @@ class MaskedSequenceEmbedding(nn.Module):
     ``pad_id`` before the lookup, so nothing of a masked item reaches the model (not even a gradient
     to its embedding). Returns an :class:`EmbeddedSequence` ``(embeddings, valid, targets)``.
 
+    With ``input_column`` (the input ids written by ``MaskRandom(replace=(0.8, 0.1, 0.1))``) the
+    module embeds those ids instead: the [MASK] vector goes where the mask is set and the input id
+    is ``pad_id`` (the [MASK] positions), masked positions that got a random item or kept their
+    own show that item's embedding (BERT's 80/10/10), and ``targets`` still hold the true item at
+    every masked position, so the loss covers all of them.
+
     Parameters
     ----------
     num_items : int
@@ -189,6 +195,8 @@ class MaskedSequenceEmbedding(nn.Module):
         Key of the precomputed mask in the batch.
     pad_id : int, default 0
         Padding id (Categorify's 0); a mask set on padding raises ``ValueError``.
+    input_column : str or None, default None
+        Key of the 80/10/10 input ids in the batch; None: every masked position is [MASK].
 
     Example
     -------
@@ -201,12 +209,14 @@ class MaskedSequenceEmbedding(nn.Module):
     True
     """
 
-    def __init__(self, num_items, dim, ids_column="item_ids", mask_column="item_ids_mask", pad_id=0):
+    def __init__(self, num_items, dim, ids_column="item_ids", mask_column="item_ids_mask", pad_id=0,
+                 input_column=None):
         super().__init__()
         for what, value in (("num_items", num_items), ("dim", dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{what} must be a positive int, got {value!r}")
         self.ids_column, self.mask_column, self.pad_id = ids_column, mask_column, pad_id
+        self.input_column = input_column
         self.embeddings = nn.Embedding(num_items, dim)
         # merlin-models' and Transformers4Rec's initialisation of the [MASK] vector
         self.mask_embedding = nn.Parameter(torch.empty(dim).normal_(0.0, 0.001))
@@ -214,6 +224,8 @@ class MaskedSequenceEmbedding(nn.Module):
     def forward(self, inputs) -> EmbeddedSequence:
         ids, mask = ids_and_mask(inputs, self.ids_column, self.mask_column, self.pad_id)
         check_mask_on_items(ids, mask, self.pad_id, self.mask_column)
+        if self.input_column is not None:
+            return self._forward_80_10_10(inputs, ids, mask)
         n = self.embeddings.num_embeddings
         out_of_range = torch.nonzero(((ids < 0) | (ids >= n)) & ~mask)
         if len(out_of_range):
@@ -224,6 +236,36 @@ class MaskedSequenceEmbedding(nn.Module):
         embedded = self.embeddings(visible)
         embedded = torch.where(mask.unsqueeze(-1), self.mask_embedding.to(embedded.dtype), embedded)
         return EmbeddedSequence(embedded, ids != self.pad_id, mlm_targets(ids, mask))
+
+
+    def _forward_80_10_10(self, inputs, ids, mask):
+        seen = input_ids(inputs, self.input_column, ids, self.pad_id, self.ids_column)
+        n = self.embeddings.num_embeddings
+        out_of_range = torch.nonzero((seen < 0) | (seen >= n))
+        if len(out_of_range):
+            row, pos = (int(i) for i in out_of_range[0])
+            raise ValueError(f"input column '{self.input_column}' has id {int(seen[row, pos])} at row {row}, "
+                             f"position {pos}, outside the {n} embeddings")
+        mask_token = mask & (seen == self.pad_id)
+        embedded = self.embeddings(seen.long())
+        embedded = torch.where(mask_token.unsqueeze(-1), self.mask_embedding.to(embedded.dtype), embedded)
+        return EmbeddedSequence(embedded, ids != self.pad_id, mlm_targets(ids, mask))
+
+
+def input_ids(inputs, name, ids, pad_id, ids_column):
+    """The 80/10/10 input ids of one batch, dense like ``ids`` and checked against them (any form of each)."""
+    seen, lengths = dense_list_column(inputs, name, pad_id, "input id", width=ids.shape[1])
+    if seen.shape != ids.shape:
+        raise ValueError(f"input column '{name}' has shape {tuple(seen.shape)} but '{ids_column}' has "
+                         f"{tuple(ids.shape)}")
+    if lengths is not None and f"{ids_column}__offsets" in inputs:
+        id_offsets = torch.as_tensor(inputs[f"{ids_column}__offsets"]).reshape(-1).to(torch.int64)
+        differ = torch.nonzero(lengths.cpu() != (id_offsets[1:] - id_offsets[:-1]).cpu())
+        if len(differ):
+            row = int(differ[0, 0])
+            raise ValueError(f"input column '{name}' row {row} has {int(lengths[row])} positions but "
+                             f"'{ids_column}' has {int(id_offsets[row + 1] - id_offsets[row])}")
+    return seen.to(ids.device)
 
 
 class MaskedItemLoss(nn.Module):
