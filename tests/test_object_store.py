@@ -231,6 +231,23 @@ def test_a_store_that_ignores_conditional_writes_is_refused(fs, monkeypatch):
     assert listing(fs, f"{BUCKET}/ignores") == []
 
 
+def test_a_stale_lease_is_taken_over_by_age_and_its_old_holder_cannot_commit(fs):
+    store = st.ObjectStore(f"{BUCKET}/stale")
+    old = st.Lease(store, heartbeat_s=60, ttl_s=60).acquire()  # its heartbeat will not run in time
+    with pytest.raises(JobError, match="is being written by another run"):
+        st.Lease(store, ttl_s=60).acquire()
+    time.sleep(1.5)
+    new = st.Lease(store, ttl_s=1).acquire()  # by the lease object's age, whatever its pid
+    assert new.taken_over[0]["pid"] == os.getpid()
+    with pytest.raises(JobError, match="was taken over by another run; this run's result was discarded"):
+        old.check()
+    new.check()
+    old.release()  # leaves the new holder's lease alone
+    assert "stale/_mlm-lease.json" in listing(fs, f"{BUCKET}/stale")
+    new.release()
+    assert listing(fs, f"{BUCKET}/stale") == []
+
+
 def test_overlap_is_decided_on_normalised_urls(fs, raw):
     for output in (f"{BUCKET}/raw", "s3a://mlm/raw/", f"{BUCKET}/raw/masked", BUCKET):
         with pytest.raises(JobError, match="choose another --output"):
@@ -244,3 +261,24 @@ def test_the_fingerprint_of_an_object_is_its_size_and_etag(fs, raw):
     assert files[0] == f"{BUCKET}/raw/part_0000.parquet" and len(files) == 6
     url, size, etag = check_inputs(files, ["item_ids"]).fingerprint[0]
     assert (url, size) == (files[0], fs.info(files[0])["size"]) and etag == fs.info(files[0])["ETag"].strip('"')
+
+
+def test_the_workflow_path_reads_and_writes_s3_through_fsspec(fs, raw, tmp_path):
+    """The README's recipe: nvt.Workflow on Dataset("s3://...") -> to_parquet("s3://...")."""
+    import nvtabular as nvt
+    import numpy as np
+    from merlin.io import Dataset
+
+    from merlin_mlm_ops import MaskRandom
+
+    def masked(src, dst):
+        wf = nvt.Workflow(["session_id"] + (["item_ids"] >> MaskRandom(prob=0.2, seed=1, key="session_id")))
+        wf.fit_transform(Dataset(src, engine="parquet", cpu=True)).to_parquet(dst)
+        df = Dataset(dst, engine="parquet", cpu=True).to_ddf().compute()
+        return df.sort_values("session_id").reset_index(drop=True)
+
+    on_s3 = masked(f"{BUCKET}/raw", f"{BUCKET}/workflow-out")
+    on_disk = masked(raw, str(tmp_path / "workflow-out"))
+    assert any(p.endswith(".parquet") for p in listing(fs, f"{BUCKET}/workflow-out"))
+    assert len(on_s3) == 2400 and on_s3["session_id"].tolist() == on_disk["session_id"].tolist()
+    assert all(np.array_equal(a, b) for a, b in zip(on_s3["item_ids_mask"], on_disk["item_ids_mask"]))

@@ -252,6 +252,7 @@ class Lease:
         self.lost = None
         self.taken_over = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # a heartbeat's put and its new ETag, seen together by check()
         self._thread = None
         self.record = {"holder": f"pid {os.getpid()} on {socket.gethostname()}", "host": socket.gethostname(),
                        "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -298,19 +299,24 @@ class Lease:
 
     def _beat(self):
         while not self._stop.wait(self.heartbeat_s):
-            try:
-                etag = self.store.put_if_match(self.url, self._body(), self.etag)
-            except Exception as exc:  # noqa: BLE001 - a transient store error: try at the next beat
-                self.lost = self.lost or None
-                _ = exc
-                continue
-            if etag is None:
-                self.lost = f"the lease {self.url} was taken over by another run"
-                return
-            self.etag = etag
+            with self._lock:
+                try:
+                    etag = self.store.put_if_match(self.url, self._body(), self.etag)
+                except Exception:  # noqa: BLE001 - a transient store error: try again at the next beat
+                    continue
+                if etag is None:
+                    self.lost = f"the lease {self.url} was taken over by another run"
+                    return
+                self.etag = etag
 
     def check(self):
-        """Raise JobError if the lease was lost (another run took it over)."""
+        """Raise JobError if the lease was lost (another run took it over): the heartbeat's
+        record, and the lease object's ETag read again from the store just before a commit."""
+        with self._lock:
+            if not self.lost and self.etag is not None:
+                current = self.store.head(self.url)
+                if current is None or current["etag"] != self.etag:
+                    self.lost = f"the lease {self.url} was taken over by another run"
         if self.lost:
             raise JobError(f"output {self.store.url}: {self.lost}; this run's result was discarded")
 
