@@ -147,20 +147,22 @@ def test_readers_accept_only_a_committed_output_and_overwrite_replaces_it_as_a_w
 
 def test_a_second_job_on_an_output_being_written_fails_at_once_naming_the_holder_and_one_commits(
         fs, raw, local_run, process_cluster, capsys):
-    from merlin_mlm_ops.job.remote import take_lease
-    from merlin_mlm_ops.job.run import run_mask_job
+    from merlin_mlm_ops.data.epochs import epoch_datasets
+    from merlin_mlm_ops.job.remote import run_remote_job, take_lease
 
     out, second = f"{BUCKET}/race", []
 
     def start_second(done, total):  # while the first job holds the lease, mid-run
         if done == 1:
+            with pytest.raises(FileNotFoundError, match="no committed output"):  # a reader polling sees nothing
+                epoch_datasets(out)
             second.append(main(["mask", f"{BUCKET}/raw", "-o", out, *ARGS, "--scheduler", process_cluster[0]]))
 
     job = MaskJob(inputs=[f"{BUCKET}/raw"], output=out, columns=["item_ids", "category"], key="session_id", seed=4,
                   epochs=2)
     checked = validate_job(job)
     with take_lease(job) as lease:
-        run_mask_job(job, process_cluster[1], start_second, lock=lease, checked=checked)
+        run_remote_job(job, process_cluster[1], start_second, lock=lease, checked=checked)
     line = one_error_line(capsys.readouterr().err)
     assert second == [2] and f"output {out} is being written by another run (pid {os.getpid()} on " in line
     assert committed_tree(fs, out) == local_tree(local_run)

@@ -2,7 +2,7 @@
 
     merlin-mlm mask INPUT... --output DIR --column item_ids [--column ...] --prob 0.2 --seed N
                    [--key session_id] [--max-masked K] [--epochs E] [--workers N | --scheduler ADDR]
-                   [--gpu] [--categorify] [--overwrite] [--resume] [--debug]
+                   [--gpu] [--categorify] [--overwrite] [--resume] [--storage-options JSON] [--debug]
     merlin-mlm stats DIR [--plot FILE.png]
     merlin-mlm demo [--sessions N] [--output DIR]
 
@@ -40,8 +40,10 @@ def _raise_terminated(signum, frame):
 def _mask_parser(sub, common):
     p = sub.add_parser("mask", parents=[common], help="mask list columns of Parquet data on a Dask cluster",
                        description="Read Parquet files, folders or globs; write E masked epochs as Parquet.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="Parquet files, folders or globs")
-    p.add_argument("--output", "-o", required=True, help="output folder (written atomically)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="Parquet files, folders or globs: local paths or fsspec URLs (s3://, gs://, ...)")
+    p.add_argument("--output", "-o", required=True,
+                   help="output folder or s3:// URL (written atomically; docs/object-storage.md)")
     p.add_argument("--column", "-c", dest="columns", action="append", required=True,
                    help="list column to mask (repeat for aligned sequence columns; the first holds the ids)")
     p.add_argument("--prob", type=float, default=0.2, help="masking probability (default 0.2)")
@@ -96,16 +98,16 @@ def cmd_mask(args):
     def log(line):
         print(f"merlin-mlm: {line}", file=sys.stderr)
 
-    if is_url(job.output):  # an object store: a lease object instead of flock (job/storage.py)
-        from merlin_mlm_ops.job.remote import take_lease
+    if is_url(job.output):  # an object store: a lease object instead of flock (job/remote.py)
+        from merlin_mlm_ops.job.remote import run_remote_job as run_job, take_lease
 
         owner = take_lease(job)
     else:
-        owner = OutputLock(job.output)
+        owner, run_job = OutputLock(job.output), run_mask_job
     with owner as lock:
         client = start_client(args.workers, args.scheduler, args.gpu, args.memory_limit, quiet=not args.debug)
         try:
-            summary = run_mask_job(job, client, progress, resume=args.resume, log=log, lock=lock, checked=checked)
+            summary = run_job(job, client, progress, resume=args.resume, log=log, lock=lock, checked=checked)
         finally:
             if bar is not None:
                 bar.close()

@@ -30,32 +30,6 @@ def _store(job):
     return ObjectStore(job.output, job.storage_options)
 
 
-def check_output(job):
-    """Raise JobError unless ``job.output`` is a reachable object-store prefix that may be
-    written: absent or empty, or (with ``--overwrite``) a committed output of an earlier job."""
-    store = _store(job)
-    store.require_conditional_writes()
-    if job.categorify:
-        raise JobError("--categorify with an object-store output is not supported yet (its vocabularies are "
-                       "written by NVTabular to a local path); encode first or write to a local path")
-    bucket, _ = store._bucket_key(store.url)
-    try:
-        store.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix="", MaxKeys=1)
-        manifest = store.read_json(store.key(st.MANIFEST))
-        others = [url for url in store.list(store.url) if not _ours(store, url)]
-    except JobError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - missing bucket, bad credentials, no endpoint
-        raise JobError(f"output {store.url}: cannot access the store ({describe_error(exc)})") from None
-    if manifest is not None or others:
-        if not job.overwrite:
-            raise JobError(f"output {store.url} exists (pass --overwrite to replace it)")
-        if manifest is None:
-            raise JobError(f"output {store.url} is not the output of an earlier job (no {st.MANIFEST}); "
-                           "--overwrite replaces only those or an empty prefix")
-    return manifest
-
-
 class take_lease:
     """``with take_lease(job) as lease:`` the lease of ``job.output``; a store failure while
     taking it (missing bucket, bad credentials) is a one-line JobError."""
@@ -74,11 +48,6 @@ class take_lease:
 
     def __exit__(self, *exc):
         self.lease.release()
-
-
-def _ours(store, url):
-    rel = url[len(store.url) + 1:]
-    return rel in (st.LEASE, st.MANIFEST) or rel.startswith(st.ATTEMPTS + "/")
 
 
 def _attempts(store):
@@ -121,8 +90,13 @@ def _leftovers(store, committed_attempt, args, resume, log):
     return (None, None) if chosen is None else (chosen[1], chosen[0])
 
 
-def run_remote_job(job, client, progress=None, *, resume=False, log=None, lease=None, checked=None):
-    """Run ``job`` whose output is an object-store URL; returns the summary (see run_mask_job)."""
+def run_remote_job(job, client, progress=None, *, resume=False, log=None, lock=None, checked=None):
+    """Run ``job`` whose output is an object-store URL; returns the summary.
+
+    The arguments are those of :func:`merlin_mlm_ops.job.run.run_mask_job`; ``lock`` (default:
+    taken here) is the held :class:`~merlin_mlm_ops.job.storage.Lease` of ``job.output``
+    (``with take_lease(job) as lock``)."""
+    lease = lock
     from merlin_mlm_ops.job.run import validate_job
 
     log = log or (lambda line: None)
@@ -130,13 +104,13 @@ def run_remote_job(job, client, progress=None, *, resume=False, log=None, lease=
     store = _store(job)
     if lease is None:
         with take_lease(job) as own:
-            return run_remote_job(job, client, progress, resume=resume, log=log, lease=own, checked=checked)
+            return run_remote_job(job, client, progress, resume=resume, log=log, lock=own, checked=checked)
     if lease.taken_over:
         holder, age = lease.taken_over
         log(f"took over the lease of {store.url} from {holder.get('holder', 'unknown')}, "
             f"whose heartbeat stopped {age:.0f} s ago")
     t0 = time.perf_counter()
-    base = check_output(job)  # again, under the lease
+    base = st.check_output(job)  # again, under the lease
     base_etag = store.head(store.key(st.MANIFEST))["etag"] if base is not None else None
     from merlin_mlm_ops.job.run import job_arguments
 

@@ -20,6 +20,9 @@ Output layout (``DIR``)::
 
 The job holds ``DIR.lock``, writes into ``DIR.tmp`` and renames it at the end, so an
 interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job.output`).
+An object-store output (``s3://...``) has neither lock nor rename: a lease object, an attempt
+prefix and a manifest committed with a conditional put take their place
+(:mod:`merlin_mlm_ops.job.remote`, :mod:`merlin_mlm_ops.job.storage`).
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ from merlin_mlm_ops.job.inputs import (CheckedInputs, Partition, check_inputs, c
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job.output import check_replaceable, normalize
 from merlin_mlm_ops.job.storage import LocalTarget, is_url, local_path
+from merlin_mlm_ops.job.storage import check_output as check_object_output
 
 __all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "find_parquet_files"]
 
@@ -88,9 +92,7 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     files = find_parquet_files(job.inputs, job.storage_options)
     check_output_apart(job.output, job.inputs, files)  # before anything is read or replaced
     if is_url(job.output):
-        from merlin_mlm_ops.job import remote
-
-        remote.check_output(job)
+        check_object_output(job)
     else:
         check_replaceable(normalize(job.output), job.overwrite)
     checked = check_inputs(files, job.columns, job.key, job.categorify, job.part_size, job.storage_options)
@@ -194,7 +196,8 @@ _EXECUTOR_FILTER = _DropExecutorTraceback()
 
 @contextlib.contextmanager
 def quiet_executor():
-    """Drop merlin's executor traceback log while transforming (see _DropExecutorTraceback)."""
+    """Install, once per process and for good, the filter that drops merlin's executor traceback
+    log (see _DropExecutorTraceback): workers share their stderr with the terminal."""
     log = logging.getLogger("merlin")
     log.addFilter(_EXECUTOR_FILTER)  # idempotent: a logger holds a filter once
     yield
@@ -326,15 +329,13 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     (default False) keeps the verified partitions of an interrupted run with the same arguments.
     ``log(line)`` (default: discard) receives one line per notable event (a dead run's folder
     removed, a resume). ``lock`` (default: taken here) is the held
-    :class:`~merlin_mlm_ops.job.output.OutputLock` of ``job.output`` (for an object-store URL, the
-    held :class:`~merlin_mlm_ops.job.storage.Lease`, see :mod:`merlin_mlm_ops.job.remote`); ``checked`` (default:
+    :class:`~merlin_mlm_ops.job.output.OutputLock` of ``job.output`` (an object-store output runs
+    with :func:`merlin_mlm_ops.job.remote.run_remote_job` instead); ``checked`` (default:
     checked here) the result of :func:`validate_job`.
     """
     job.output = local_path(job.output)
     if is_url(job.output):
-        from merlin_mlm_ops.job import remote
-
-        return remote.run_remote_job(job, client, progress, resume=resume, log=log, lease=lock, checked=checked)
+        raise JobError(f"output {job.output} is a URL: run it with merlin_mlm_ops.job.remote.run_remote_job")
     if lock is None:
         with jo.OutputLock(job.output) as own:
             return run_mask_job(job, client, progress, resume=resume, log=log, lock=own, checked=checked)

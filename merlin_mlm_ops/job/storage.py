@@ -395,3 +395,34 @@ class ObjectTarget:
         if index is not None:
             jo.fault_hooks(index, url)
         self.store.write(url, data)
+
+
+def check_output(job):
+    """Raise JobError unless ``job.output`` is a reachable object-store prefix that may be
+    written: absent or empty, or (with ``--overwrite``) a committed output of an earlier job."""
+    store = ObjectStore(job.output, job.storage_options)
+    store.require_conditional_writes()
+    if job.categorify:
+        raise JobError("--categorify with an object-store output is not supported yet (its vocabularies are "
+                       "written by NVTabular to a local path); encode first or write to a local path")
+    bucket, _ = store._bucket_key(store.url)
+    try:
+        store.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix="", MaxKeys=1)
+        manifest = store.read_json(store.key(MANIFEST))
+        others = [url for url in store.list(store.url) if not _ours(store, url)]
+    except JobError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - missing bucket, bad credentials, no endpoint
+        raise JobError(f"output {store.url}: cannot access the store ({describe_error(exc)})") from None
+    if manifest is not None or others:
+        if not job.overwrite:
+            raise JobError(f"output {store.url} exists (pass --overwrite to replace it)")
+        if manifest is None:
+            raise JobError(f"output {store.url} is not the output of an earlier job (no {MANIFEST}); "
+                           "--overwrite replaces only those or an empty prefix")
+    return manifest
+
+
+def _ours(store, url):
+    rel = url[len(store.url) + 1:]
+    return rel in (LEASE, MANIFEST) or rel.startswith(ATTEMPTS + "/")
