@@ -217,8 +217,21 @@ def test_store_problems_end_in_one_line_and_write_nothing(fs, raw, process_clust
     assert listing(fs, f"{BUCKET}/failed") == []
 
 
-def test_bad_credentials_end_in_one_line(fs, raw, process_cluster, capsys):
-    options = json.dumps({"key": "wrong", "secret": "wrong", "client_kwargs": {"endpoint_url": "http://127.0.0.1:9"}})
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_refused_credentials_end_in_one_line(fs, raw, process_cluster, capsys, tmp_path, where):
+    from moto.core.authorization import enable_iam_authentication
+
+    inputs, out = ([f"{BUCKET}/raw"], str(tmp_path / "out")) if where == "input" else ([raw], f"{BUCKET}/creds")
+    with enable_iam_authentication():  # the server now checks keys: "testing" is no IAM user's
+        rc = main(["mask", *inputs, "-o", out, *ARGS, "--scheduler", process_cluster[0]])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2 and ("cannot list s3://mlm/raw: PermissionError" if where == "input" else
+                        "output s3://mlm/creds: cannot access the store (PermissionError") in line, line
+    assert listing(fs, f"{BUCKET}/creds") == [] and not os.path.exists(out)
+
+
+def test_an_unreachable_endpoint_ends_in_one_line(fs, raw, process_cluster, capsys):
+    options = json.dumps({"client_kwargs": {"endpoint_url": "http://127.0.0.1:9"}, "retries": 0})
     assert main(["mask", f"{BUCKET}/raw", "-o", f"{BUCKET}/creds", *ARGS, "--storage-options", options,
                  "--scheduler", process_cluster[0]]) == 2
     assert one_error_line(capsys.readouterr().err).startswith("merlin-mlm: error: cannot list s3://mlm/raw: ")
@@ -284,3 +297,9 @@ def test_the_workflow_path_reads_and_writes_s3_through_fsspec(fs, raw, tmp_path)
     assert any(p.endswith(".parquet") for p in listing(fs, f"{BUCKET}/workflow-out"))
     assert len(on_s3) == 2400 and on_s3["session_id"].tolist() == on_disk["session_id"].tolist()
     assert all(np.array_equal(a, b) for a, b in zip(on_s3["item_ids_mask"], on_disk["item_ids_mask"]))
+
+
+def test_file_urls_are_local_paths_with_the_local_protocol(raw, local_run, process_cluster, tmp_path):
+    out = tmp_path / "out"
+    assert main(["mask", f"file://{raw}", "-o", f"file://{out}", *ARGS, "--scheduler", process_cluster[0]]) == 0
+    assert local_tree(str(out)) == local_tree(local_run) and not os.path.exists(f"{out}.lock")
