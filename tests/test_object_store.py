@@ -303,3 +303,23 @@ def test_file_urls_are_local_paths_with_the_local_protocol(raw, local_run, proce
     out = tmp_path / "out"
     assert main(["mask", f"file://{raw}", "-o", f"file://{out}", *ARGS, "--scheduler", process_cluster[0]]) == 0
     assert local_tree(str(out)) == local_tree(local_run) and not os.path.exists(f"{out}.lock")
+
+
+def test_a_worker_killed_mid_run_gives_the_same_bits(fs, raw, local_run, process_cluster, slow_workers):
+    """Dask reruns the lost partitions on the other worker; they write the same bytes to the same keys."""
+    from merlin_mlm_ops.job.remote import run_remote_job
+
+    client, killed = process_cluster[1], []
+
+    def kill_one(done, total):
+        if not killed and done < total:
+            pid = next(iter(client.run(os.getpid).values()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    out = f"{BUCKET}/worker-killed"
+    job = MaskJob(inputs=[f"{BUCKET}/raw"], output=out, columns=["item_ids", "category"], key="session_id", seed=4,
+                  epochs=2)
+    run_remote_job(job, client, kill_one)
+    client.wait_for_workers(2, timeout=300)  # the nanny restarts the killed worker
+    assert killed and committed_tree(fs, out) == local_tree(local_run)
