@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from helpers import ROOT
 from merlin_mlm_ops.data.parquet import write_partitioned
 from merlin_mlm_ops.data.synthetic import make_sessions
 from merlin_mlm_ops.errors import JobError
@@ -242,6 +243,25 @@ def test_debug_shows_the_full_traceback_of_a_data_error(cluster, tmp_path, capsy
     monkeypatch.setenv("MERLIN_MLM_DEBUG", "1")
     assert main(args[:2] + ["--epochs", "0"] + args[2:]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_null_item_id_in_a_later_file_prints_only_the_one_line_without_debug(tmp_path):
+    """merlin's executor logs the worker's traceback ("Failed to transform operator MaskRandom
+    ...") before re-raising; the workers' stderr is the terminal's, so only the job may speak."""
+    df = make_sessions(40, n_items=50, mean_length=6, seed=3)
+    df["item_ids"] = [list(r) if len(r) > 2 else [1, 2, 3] for r in df["item_ids"]]
+    os.makedirs(tmp_path / "in")
+    pq.write_table(_table(df), str(tmp_path / "in" / "a.parquet"))
+    _null_item_file(df, str(tmp_path / "in" / "b.parquet"), 5)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.pop("MERLIN_MLM_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "merlin_mlm_ops.job.cli", "mask", str(tmp_path / "in"), "-o",
+                           str(tmp_path / "out"), "-c", "item_ids", "--no-progress", "--workers", "1"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"merlin-mlm: error: input {tmp_path / 'in' / 'b.parquet'}: MaskRandom: column 'item_ids', row 5: null item "
+        "id at position 1 of the row; every item needs an id"]
 
 
 def test_an_unexpected_failure_is_one_line_with_exit_code_1_and_debug_raises(tmp_path, capsys, monkeypatch):

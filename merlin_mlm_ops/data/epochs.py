@@ -14,18 +14,68 @@ def epoch_paths(root):
     return sorted(glob.glob(os.path.join(root, "epoch_*")))
 
 
-def epoch_datasets(root, cpu=True, **kwargs):
+def epoch_datasets(root, cpu=True, storage_options=None, **kwargs):
     """One ``merlin.io.Dataset`` per epoch of a job's output, in epoch order.
 
-    They carry the saved workflow's output schema, which keeps the mask's bool dtype (the
+    ``root`` is a local folder or an object-store URL (``s3://...``, read with
+    ``storage_options``, default None: the filesystem's own configuration).  On an object store
+    only a committed output is read, and only the files its ``mlm-manifest.json`` lists (never an
+    attempt in progress); a missing commit raises ``FileNotFoundError``.  They carry the saved workflow's output schema, which keeps the mask's bool dtype (the
     ``schema.pbtxt`` beside the files loses it in merlin-core 23.08).  Iterate them epoch by
     epoch, e.g. ``for ds in epoch_datasets(DIR): model.fit(Loader(ds, batch_size=...))``.
     """
     import nvtabular as nvt
     from merlin.io import Dataset
 
+    from merlin_mlm_ops.job.storage import is_url
+
+    if is_url(root):
+        return _committed_datasets(root, cpu, storage_options, **kwargs)
     schema = nvt.Workflow.load(os.path.join(root, "workflow")).output_schema
     return [Dataset(path, engine="parquet", cpu=cpu, schema=schema, **kwargs) for path in epoch_paths(root)]
+
+
+def committed_files(root, storage_options=None):
+    """``(attempt_root, {epoch: [urls]})`` of the committed output at the URL ``root``."""
+    from merlin_mlm_ops.job.storage import committed
+
+    found = committed(root, storage_options)
+    if found is None:
+        raise FileNotFoundError(f"no committed output at {root} (no mlm-manifest.json naming an attempt)")
+    base, manifest = found
+    epochs = {}
+    for rel in sorted(manifest["files"]):
+        if rel.startswith("epoch_") and rel.endswith(".parquet"):
+            epochs.setdefault(int(rel.split("/")[0][len("epoch_"):]), []).append(f"{base}/{rel}")
+    return base, epochs
+
+
+def load_workflow(base, storage_options=None):
+    """``Workflow.load`` of ``base/workflow`` on an object store (copied to a local temporary folder)."""
+    import tempfile
+
+    import nvtabular as nvt
+
+    from merlin_mlm_ops.job.storage import ObjectStore
+
+    store = ObjectStore(base, storage_options)
+    prefix = store.key("workflow")
+    with tempfile.TemporaryDirectory(prefix="mlm-workflow-") as tmp:
+        for url in store.list(prefix):
+            path = os.path.join(tmp, url[len(prefix) + 1:])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(store.read(url))
+        return nvt.Workflow.load(tmp)
+
+
+def _committed_datasets(root, cpu, storage_options, **kwargs):
+    from merlin.io import Dataset
+
+    base, epochs = committed_files(root, storage_options)
+    schema = load_workflow(base, storage_options).output_schema
+    return [Dataset(epochs[e], engine="parquet", cpu=cpu, schema=schema, storage_options=storage_options, **kwargs)
+            for e in sorted(epochs)]
 
 
 def check_same_columns(datasets):

@@ -1,9 +1,9 @@
 """The ``merlin-mlm`` command: mask Parquet data on a Dask cluster, inspect masks, run the demo.
 
     merlin-mlm mask INPUT... --output DIR --column item_ids [--column ...] --prob 0.2 --seed N
-                   [--key session_id] [--window MAX_LEN[:STEP]] [--max-masked K] [--epochs E]
+                   [--key session_id] [--window MAX_LEN[:STEP]] [--last-ratio R] [--max-masked K] [--epochs E]
                    [--workers N | --scheduler ADDR]
-                   [--gpu] [--categorify] [--overwrite] [--resume] [--debug]
+                   [--gpu] [--categorify] [--overwrite] [--resume] [--storage-options JSON] [--debug]
     merlin-mlm stats DIR [--plot FILE.png]
     merlin-mlm demo [--sessions N] [--output DIR]
 
@@ -41,8 +41,10 @@ def _raise_terminated(signum, frame):
 def _mask_parser(sub, common):
     p = sub.add_parser("mask", parents=[common], help="mask list columns of Parquet data on a Dask cluster",
                        description="Read Parquet files, folders or globs; write E masked epochs as Parquet.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="Parquet files, folders or globs")
-    p.add_argument("--output", "-o", required=True, help="output folder (written atomically)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="Parquet files, folders or globs: local paths or fsspec URLs (s3://, gs://, ...)")
+    p.add_argument("--output", "-o", required=True,
+                   help="output folder or s3:// URL (written atomically; docs/object-storage.md)")
     p.add_argument("--column", "-c", dest="columns", action="append", required=True,
                    help="list column to mask (repeat for aligned sequence columns; the first holds the ids)")
     p.add_argument("--prob", type=float, default=0.2, help="masking probability (default 0.2)")
@@ -71,6 +73,9 @@ def _mask_parser(sub, common):
     p.add_argument("--resume", action="store_true",
                    help="keep the verified partitions of an interrupted run with the same arguments")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--storage-options", metavar="JSON", default=None,
+                   help="fsspec options for URL inputs and output, as pandas and Dask spell them "
+                        "(default: each filesystem's own configuration, e.g. the AWS_* environment)")
 
 
 def _window(text):
@@ -89,12 +94,13 @@ def _window(text):
 def cmd_mask(args):
     from merlin_mlm_ops.job.output import OutputLock
     from merlin_mlm_ops.job.run import MaskJob, close_client, run_mask_job, start_client, validate_job
+    from merlin_mlm_ops.job.storage import is_url, parse_storage_options
 
     job = MaskJob(inputs=args.inputs, output=args.output, columns=args.columns, prob=args.prob,
                   seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
                   pad_id=args.pad_id, epochs=args.epochs, categorify=args.categorify, gpu=args.gpu,
                   overwrite=args.overwrite, part_size=args.part_size, window=args.window,
-                  last_ratio=args.last_ratio)
+                  last_ratio=args.last_ratio, storage_options=parse_storage_options(args.storage_options))
     checked = validate_job(job)  # every input footer, before the lock and the cluster
     bar = None
 
@@ -111,10 +117,16 @@ def cmd_mask(args):
     def log(line):
         print(f"merlin-mlm: {line}", file=sys.stderr)
 
-    with OutputLock(job.output) as lock:
+    if is_url(job.output):  # an object store: a lease object instead of flock (job/remote.py)
+        from merlin_mlm_ops.job.remote import run_remote_job as run_job, take_lease
+
+        owner = take_lease(job)
+    else:
+        owner, run_job = OutputLock(job.output), run_mask_job
+    with owner as lock:
         client = start_client(args.workers, args.scheduler, args.gpu, args.memory_limit, quiet=not args.debug)
         try:
-            summary = run_mask_job(job, client, progress, resume=args.resume, log=log, lock=lock, checked=checked)
+            summary = run_job(job, client, progress, resume=args.resume, log=log, lock=lock, checked=checked)
         finally:
             if bar is not None:
                 bar.close()
@@ -130,10 +142,12 @@ def cmd_stats(args):
     from merlin_mlm_ops.job import report
     from merlin_mlm_ops.errors import JobError
 
-    if not os.path.isdir(args.path):
+    from merlin_mlm_ops.job.storage import is_url, parse_storage_options
+
+    if not is_url(args.path) and not os.path.isdir(args.path):
         raise JobError(f"not a folder: {args.path}")
     try:
-        rep = report.collect(args.path, args.column)
+        rep = report.collect(args.path, args.column, storage_options=parse_storage_options(args.storage_options))
     except (FileNotFoundError, ValueError) as exc:
         raise JobError(str(exc)) from None
     print("\n".join(report.summary_lines(rep)))
@@ -162,6 +176,7 @@ def build_parser():
     st.add_argument("path", metavar="DIR")
     st.add_argument("--column", help="item column (default: from mlm-job.json)")
     st.add_argument("--plot", metavar="FILE.png", help="also draw a PNG figure")
+    st.add_argument("--storage-options", metavar="JSON", default=None, help="fsspec options for a URL DIR")
     demo = sub.add_parser("demo", parents=[common], help="run the README's main job on synthetic sessions")
     demo.add_argument("--output", default="out/demo")
     demo.add_argument("--sessions", type=int, default=100_000)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from merlin_mlm_ops.errors import InputDataError, JobError, MaskInputError
+from merlin_mlm_ops.job.storage import describe_error, filesystem, is_url, local_path, normalize_url
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,15 @@ class CheckedInputs:
     fingerprint: List[list]
 
 
-def find_parquet_files(inputs):
-    """Parquet files named by ``inputs`` (files, folders, globs), sorted; raises JobError."""
+def find_parquet_files(inputs, storage_options=None):
+    """Parquet files named by ``inputs`` (files, folders, globs; local paths or fsspec URLs),
+    sorted; raises JobError.  ``storage_options`` (default None): fsspec options for URLs."""
     files = []
     for item in inputs:
+        if is_url(item):
+            files += _find_url(item, storage_options)
+            continue
+        item = local_path(item)
         if any(ch in item for ch in "*?["):
             matched = sorted(glob.glob(item, recursive=True))
             if not matched:
@@ -63,18 +69,43 @@ def find_parquet_files(inputs):
     return files
 
 
+def _find_url(item, storage_options):
+    fs, path = filesystem(item, storage_options)
+    try:
+        if any(ch in path for ch in "*?["):
+            matched = sorted(fs.glob(path))
+            if not matched:
+                raise JobError(f"no input matches {item!r}")
+        elif fs.isdir(path):
+            matched = [p for p in sorted(fs.find(path)) if p.endswith(".parquet")]
+        elif fs.exists(path):
+            return [fs.unstrip_protocol(path)]
+        else:
+            raise JobError(f"input not found: {item}")
+    except JobError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - missing bucket, bad credentials, no endpoint
+        raise JobError(f"cannot list {item}: {describe_error(exc)}") from None
+    return [fs.unstrip_protocol(p) for p in matched if p.endswith(".parquet") or p == path]
+
+
 def _is_within(path, folder):
+    if is_url(path) != is_url(folder):
+        return False
+    if is_url(path):
+        return path != folder and path.startswith(folder.rstrip("/") + "/")
     return path != folder and os.path.commonpath([path, folder]) == folder
 
 
 def check_output_apart(output, inputs, files):
     """Raise JobError when ``output`` equals, contains or lies inside an input (file or folder).
 
-    Paths are compared after ``os.path.realpath``, so symlinks and ``..`` do not hide an overlap.
+    Local paths are compared after ``os.path.realpath``, so symlinks and ``..`` do not hide an
+    overlap; URLs after :func:`~merlin_mlm_ops.job.storage.normalize_url` (``s3a://`` is ``s3://``).
     """
-    out = os.path.realpath(output)
+    out = normalize_url(output)
     named = [item for item in inputs if not any(ch in item for ch in "*?[")]
-    paths = {path: os.path.realpath(path) for path in named + list(files)}
+    paths = {path: normalize_url(path) for path in named + list(files)}
     for path, real in paths.items():  # the plainest message first: the output is an input
         if out == real:
             raise JobError(f"output {output} is the input {path}; choose another --output")
@@ -116,8 +147,11 @@ def check_file_schema(path, schema, columns, key, categorify):
             raise JobError(f"input {path}: key column {key!r} holds {ktype}; keys must be integers or strings")
 
 
-def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
+def check_inputs(files, columns, key=None, categorify=False, part_size="32MB", storage_options=None):
     """Read every file's footer, check its schema, and plan the partitions; raises JobError.
+
+    Files may be fsspec URLs (read with ``storage_options``, default None); their fingerprint is
+    size and ETag (or generation) from the store, a local file's size and modification time.
 
     ``part_size`` (default ``"32MB"``): target size of a partition in memory (see
     :func:`memory_estimate`); a partition is one or more whole row groups of one file.
@@ -132,14 +166,21 @@ def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
     partitions, fingerprint = [], []
     read = list(columns) + ([key] if key is not None else [])
     for path in files:
+        if is_url(path):
+            meta, print_ = _url_footer(path, storage_options)
+        else:
+            try:
+                meta = pq.read_metadata(path)
+            except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is not usable Parquet
+                raise JobError(f"input {path}: not a readable Parquet file ({first_line(exc)})") from None
+            stat = os.stat(path)
+            print_ = [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
         try:
-            meta = pq.read_metadata(path)
             schema = meta.schema.to_arrow_schema()
-        except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is not usable Parquet
+        except Exception as exc:  # noqa: BLE001
             raise JobError(f"input {path}: not a readable Parquet file ({first_line(exc)})") from None
         check_file_schema(path, schema, columns, key, categorify)
-        stat = os.stat(path)
-        fingerprint.append([os.path.realpath(path), stat.st_size, stat.st_mtime_ns])
+        fingerprint.append(print_)
         group, size, first, row = [], 0, 0, 0
         for rg in range(meta.num_row_groups):
             info = meta.row_group(rg)
@@ -153,6 +194,28 @@ def check_inputs(files, columns, key=None, categorify=False, part_size="32MB"):
         if group:
             partitions.append(Partition(path, tuple(group), first, row - first))
     return CheckedInputs(list(files), partitions, fingerprint)
+
+
+def _url_footer(url, storage_options):
+    """The footer of the Parquet object at ``url`` and its fingerprint [url, size, version]:
+    the ETag (S3, Azure) or generation (GCS), the modification time only where neither exists."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(url, storage_options)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise JobError(f"input not found: {url}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise JobError(f"input {url}: cannot read ({describe_error(exc)})") from None
+    version = info.get("ETag") or info.get("etag") or info.get("generation") or str(info.get("mtime")
+                                                                                   or info.get("LastModified"))
+    try:
+        with fs.open(path, "rb") as fh:
+            meta = pq.read_metadata(fh)
+    except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the object is not usable Parquet
+        raise JobError(f"input {url}: not a readable Parquet file ({first_line(exc)})") from None
+    return meta, [normalize_url(url), info.get("size"), str(version).strip('"')]
 
 
 # pandas holds each row of a list column as a NumPy array: ~100 bytes of object and header.
@@ -179,14 +242,25 @@ def first_line(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def read_partition(part: Partition, columns, gpu=False):
+def read_partition(part: Partition, columns, gpu=False, storage_options=None):
     """The partition's ``columns`` as a pandas (or, with ``gpu``, cuDF) frame whose index is the
-    row number in the file, so that errors name the row a user can find; raises InputDataError."""
+    row number in the file, so that errors name the row a user can find; raises InputDataError.
+    A URL is read through fsspec with ``storage_options`` (default None)."""
     try:
-        if gpu:
+        if is_url(part.file) and not gpu:
+            import pandas as pd
+            import pyarrow.parquet as pq
+
+            fs, path = filesystem(part.file, storage_options)
+            with fs.open(path, "rb") as fh:
+                table = pq.ParquetFile(fh).read_row_groups(list(part.row_groups), columns=list(columns))
+            df = table.to_pandas()
+            df.index = pd.RangeIndex(part.first_row, part.first_row + len(df))
+        elif gpu:
             import cudf
 
-            df = cudf.read_parquet(part.file, columns=list(columns), row_groups=[list(part.row_groups)])
+            df = cudf.read_parquet(part.file, columns=list(columns), row_groups=[list(part.row_groups)],
+                                   storage_options=storage_options)
             df.index = cudf.RangeIndex(part.first_row, part.first_row + len(df))
         else:
             import pandas as pd

@@ -38,18 +38,38 @@ def _bool_list_column(schema):
     return None
 
 
-def collect(path, item_column=None, mask_column=None, pad_id=0):
-    """Counts over every Parquet file under ``path``: by eligible length, per-row counts, positions."""
+def _committed(path, storage_options):
+    """The job record and data files of the committed output at the URL ``path``, and an opener."""
+    from merlin_mlm_ops.data.epochs import committed_files
+    from merlin_mlm_ops.job.storage import ObjectStore
+
+    base, epochs = committed_files(path, storage_options)
+    store = ObjectStore(base, storage_options)
+    job = store.read_json(store.key("mlm-job.json"))
+    files = [url for e in sorted(epochs) for url in epochs[e]]
+    return job, files, lambda url: store.fs.open(url, "rb")
+
+
+def collect(path, item_column=None, mask_column=None, pad_id=0, storage_options=None):
+    """Counts over every Parquet file under ``path``: by eligible length, per-row counts, positions.
+
+    ``path`` may be an object-store URL (read with ``storage_options``, default None): then only
+    the files of its committed output are read."""
     import pyarrow.parquet as pq
 
-    job = load_job(path)
+    from merlin_mlm_ops.job.storage import is_url
+
+    if is_url(path):
+        job, files, opener = _committed(path, storage_options)
+    else:
+        job, opener = load_job(path), (lambda f: f)
+        files = sorted(glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True))
     if job is not None:
         item_column = item_column or job["job"]["columns"][0]
         pad_id = job["job"]["pad_id"]
-    files = sorted(glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True))
     if not files:
         raise FileNotFoundError(f"no Parquet files under {path}")
-    schema = pq.read_schema(files[0])
+    schema = pq.read_schema(opener(files[0]))
     mask_column = mask_column or (f"{item_column}_mask" if item_column else _bool_list_column(schema))
     if mask_column is None or mask_column not in schema.names:
         raise ValueError(f"no mask column found in {files[0]} (columns: {', '.join(schema.names)})")
@@ -59,7 +79,7 @@ def collect(path, item_column=None, mask_column=None, pad_id=0):
     per_row = np.zeros(MAX_LENGTH + 1)
     positions = np.zeros(POSITION_BINS)
     for f in files:
-        table = pq.read_table(f, columns=[item_column, mask_column])
+        table = pq.read_table(opener(f), columns=[item_column, mask_column])
         ids = table.column(item_column).combine_chunks()
         mask_arr = table.column(mask_column).combine_chunks()
         offsets = np.asarray(ids.offsets, dtype=np.int64) - int(ids.offsets[0].as_py())

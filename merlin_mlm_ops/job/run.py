@@ -20,12 +20,18 @@ Output layout (``DIR``)::
 
 The job holds ``DIR.lock``, writes into ``DIR.tmp`` and renames it at the end, so an
 interrupted run never leaves a folder that looks complete (:mod:`merlin_mlm_ops.job.output`).
+An object-store output (``s3://...``) has neither lock nor rename: a lease object, an attempt
+prefix and a manifest committed with a conditional put take their place
+(:mod:`merlin_mlm_ops.job.remote`, :mod:`merlin_mlm_ops.job.storage`).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
+import json
+import logging
 import os
 import shutil
 import socket
@@ -42,6 +48,8 @@ from merlin_mlm_ops.job import output as jo
 from merlin_mlm_ops.job.inputs import (CheckedInputs, Partition, check_inputs, check_output_apart,
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job.output import check_replaceable, normalize
+from merlin_mlm_ops.job.storage import LocalTarget, is_url, local_path
+from merlin_mlm_ops.job.storage import check_output as check_object_output
 
 __all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "find_parquet_files"]
 
@@ -67,6 +75,7 @@ class MaskJob:
     #: ``(max_len, step)``: cut rows into SlidingWindows before masking, masks keyed per window.
     window: Optional[Tuple[int, int]] = None
     last_ratio: float = 0.0
+    storage_options: Optional[dict] = None  # fsspec options for URL inputs and output
 
 
 def validate_job(job: MaskJob) -> CheckedInputs:
@@ -84,10 +93,14 @@ def validate_job(job: MaskJob) -> CheckedInputs:
         _check_window(job)
     if job.epochs < 1:
         raise JobError("--epochs must be >= 1")
-    files = find_parquet_files(job.inputs)
+    job.output = local_path(job.output)
+    files = find_parquet_files(job.inputs, job.storage_options)
     check_output_apart(job.output, job.inputs, files)  # before anything is read or replaced
-    check_replaceable(normalize(job.output), job.overwrite)
-    checked = check_inputs(files, job.columns, job.key, job.categorify, job.part_size)
+    if is_url(job.output):
+        check_object_output(job)
+    else:
+        check_replaceable(normalize(job.output), job.overwrite)
+    checked = check_inputs(files, job.columns, job.key, job.categorify, job.part_size, job.storage_options)
     if not checked.partitions:
         raise JobError(f"the inputs hold no rows: {' '.join(job.inputs)}")
     return checked
@@ -134,13 +147,17 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     """Transform a partition once, write every epoch's file (whole or absent), and return the
     partition's record: each file's size and SHA-256, and the statistics of its masks.
 
-    The item column is taken apart once; each further epoch only reruns the masking kernel
-    on it (the same pure function the workflow's MaskRandom ran for epoch 0).
+    ``root`` is the run's local temporary folder, or a :mod:`~merlin_mlm_ops.job.storage`
+    target (an attempt prefix on an object store).  The item column is taken apart once; each
+    further epoch only reruns the masking kernel on it (the same pure function the workflow's
+    MaskRandom ran for epoch 0).
     """
     from merlin_mlm_ops.adapters import frame_adapter
     from merlin_mlm_ops.masking.rules import segment_count
 
-    out = workflow._transform_df(df)
+    target = LocalTarget(root) if isinstance(root, (str, os.PathLike)) else root
+    with quiet_executor():
+        out = workflow._transform_df(df)
     mask_name = mask_op.mask_name(columns)
     adapter = frame_adapter(out)
     flat = adapter.flatten(out[columns[0]], columns[0], mask_op.label)
@@ -154,26 +171,26 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
         if epoch:
             out[mask_name] = adapter.build_bool_lists(mask, flat.offsets, flat.valid, out.index,
                                                       source=out[columns[0]])
-        folder = epoch_dir(root, epoch)
-        if not os.path.isdir(folder):  # the job was abandoned: never recreate its folder
-            raise JobError(f"output folder {folder} is gone; the job was cancelled")
+        folder = f"epoch_{epoch:04d}"
+        target.check_alive(folder)
         buffer = io.BytesIO()
         out.to_parquet(buffer, index=False)
         data = buffer.getvalue()
-        path = os.path.join(folder, f"part_{index:05d}.parquet")
-        if epoch == 0:
-            jo.fault_hooks(index, path)
-        jo.write_bytes_atomic(path, data)
-        files[os.path.relpath(path, root)] = [len(data), hashlib.sha256(data).hexdigest()]
+        rel = f"{folder}/part_{index:05d}.parquet"
+        target.write(rel, data, index if epoch == 0 else None)
+        files[rel] = [len(data), hashlib.sha256(data).hexdigest()]
         epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
 
-def mask_partition(index, part: Partition, workflow, mask_op, columns, read_columns, epochs, root, gpu=False):
+def mask_partition(index, part: Partition, workflow, mask_op, columns, read_columns, epochs, root, gpu=False,
+                   storage_options=None):
     """One task: read partition ``index`` (``part``), mask and write it, then record it in the
-    run's manifest; data errors are raised as InputDataError naming the file and row."""
-    df = read_partition(part, read_columns, gpu)
+    run's manifest; data errors are raised as InputDataError naming the file and row.
+    ``root``: the run's local folder or an object-store target; ``storage_options`` (default
+    None): fsspec options for an input URL."""
+    df = read_partition(part, read_columns, gpu, storage_options)
     try:
         record = process_partition(df, index, workflow, mask_op, columns, epochs, root)
     except Exception as exc:  # noqa: BLE001 - re-raised, as InputDataError when the data is at fault
@@ -182,8 +199,33 @@ def mask_partition(index, part: Partition, workflow, mask_op, columns, read_colu
             raise
         raise error from None
     record["partition"] = jo.partition_record(part)
-    jo.write_json_atomic(jo.part_record_path(root, index), record)
+    target = LocalTarget(root) if isinstance(root, (str, os.PathLike)) else root
+    if isinstance(target, LocalTarget):
+        jo.write_json_atomic(jo.part_record_path(root, index), record)
+    else:
+        target.write(f"{jo.PARTS_DIR}/part_{index:05d}.json", json.dumps(record, sort_keys=True).encode())
     return record
+
+
+class _DropExecutorTraceback(logging.Filter):
+    """merlin's executor logs a failed operator's whole traceback (``Failed to transform
+    operator ...``) before re-raising; the job reports the error itself, in one line (and the
+    traceback with --debug), so the log record is dropped."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Failed to transform operator")
+
+
+_EXECUTOR_FILTER = _DropExecutorTraceback()
+
+
+@contextlib.contextmanager
+def quiet_executor():
+    """Install, once per process and for good, the filter that drops merlin's executor traceback
+    log (see _DropExecutorTraceback): workers share their stderr with the terminal."""
+    log = logging.getLogger("merlin")
+    log.addFilter(_EXECUTOR_FILTER)  # idempotent: a logger holds a filter once
+    yield
 
 
 def _epoch_stats(n_eligible, mask, offsets, width=1024):
@@ -312,9 +354,13 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     (default False) keeps the verified partitions of an interrupted run with the same arguments.
     ``log(line)`` (default: discard) receives one line per notable event (a dead run's folder
     removed, a resume). ``lock`` (default: taken here) is the held
-    :class:`~merlin_mlm_ops.job.output.OutputLock` of ``job.output``; ``checked`` (default:
+    :class:`~merlin_mlm_ops.job.output.OutputLock` of ``job.output`` (an object-store output runs
+    with :func:`merlin_mlm_ops.job.remote.run_remote_job` instead); ``checked`` (default:
     checked here) the result of :func:`validate_job`.
     """
+    job.output = local_path(job.output)
+    if is_url(job.output):
+        raise JobError(f"output {job.output} is a URL: run it with merlin_mlm_ops.job.remote.run_remote_job")
     if lock is None:
         with jo.OutputLock(job.output) as own:
             return run_mask_job(job, client, progress, resume=resume, log=log, lock=own, checked=checked)
@@ -404,10 +450,12 @@ def _fit(workflow, job, checked, sample):
 
     first = checked.partitions[0]
     try:
-        if job.categorify:
-            workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size))
-        else:
-            workflow.fit(Dataset(sample, cpu=not job.gpu))
+        with quiet_executor():
+            if job.categorify:
+                workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size,
+                                     storage_options=job.storage_options))
+            else:
+                workflow.fit(Dataset(sample, cpu=not job.gpu))
     except Exception as exc:  # noqa: BLE001 - sorted below into the one-line errors
         if isinstance(exc, JobError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
             raise
