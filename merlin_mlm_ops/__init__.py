@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "MaskRandom": "merlin_mlm_ops.ops.mask_random",
     "MaskLast": "merlin_mlm_ops.ops.mask_last",
-    "MASK_TAG": "merlin_mlm_ops.ops.base",
+    "MASK_TAG": "merlin_mlm_ops.tags",
     "MaskInputError": "merlin_mlm_ops.errors",
 }
 

@@ -15,9 +15,7 @@ from nvtabular.ops import Operator
 
 from merlin_mlm_ops.adapters import check_aligned, frame_adapter
 from merlin_mlm_ops.errors import MaskInputError
-
-#: Tag carried by every mask column, and by nothing else: models find the mask by it.
-MASK_TAG = "mlm_mask"
+from merlin_mlm_ops.tags import MASK_TAG
 
 _RESERVED_SUFFIXES = ("__values", "__offsets")
 
