@@ -1,4 +1,4 @@
-"""The BERT4Rec example runs end to end at a tiny size (its full size is a README command)."""
+"""The BERT4Rec example runs end to end at a tiny size (its full size is a docs/training.md command)."""
 import os
 import subprocess
 import sys
