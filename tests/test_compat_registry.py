@@ -40,6 +40,15 @@ def test_importing_the_operators_applies_the_merlin_core_fixes_and_status_report
     assert names == ["merlin-core-list-columns", "parquet-writer-closes-files", "schema-deterministic"]
 
 
+def test_applying_them_for_the_operators_is_logged_once_at_info():
+    code = ("import logging; logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s'); "
+            "import merlin_mlm_ops.ops; from merlin_mlm_ops.compat.registry import apply_for_operators; "
+            "apply_for_operators()")
+    out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=300)
+    lines = [line for line in out.stderr.splitlines() if line.startswith("merlin_mlm_ops.compat ")]
+    assert len(lines) == 1 and "merlin-core-list-columns, parquet-writer-closes-files" in lines[0], out.stderr
+
+
 def test_the_opt_out_leaves_every_dependency_as_installed():
     code = ("import merlin_mlm_ops.ops, merlin_mlm_ops.tf.merlin_models as tm, merlin.models.tf as mm; "
             "import merlin.core.dispatch as d; from merlin.io.parquet import CPUParquetWriter as W; "

@@ -49,12 +49,12 @@ class Fix:
     """One dependency fix.  ``module`` holds its ``apply``/``undo``/``is_active``."""
 
     name: str
-    fixes: str  #: what goes wrong without it
-    versions: str  #: the versions it was written for
-    detected: str  #: how apply() decides it is needed
-    removable: str  #: when it can go
-    module: str
     applied_by: str  #: what applies it without being asked
+    versions: str  #: the versions it was written for
+    removable: str  #: when it can go
+    module: str  #: the module with its apply/undo/is_active
+    fixes: str  #: what goes wrong without it
+    detected: str  #: how apply() decides it is needed
 
     def _module(self):
         return importlib.import_module(self.module)
@@ -72,40 +72,34 @@ class Fix:
         return self.module in sys.modules and bool(self._module().is_active())
 
 
+_CORE = "merlin-core 23.8.x"
+_CORE_GONE = "when merlin-core 23.8 is no longer supported"
+_BY_OPERATORS = "importing merlin_mlm_ops.ops (MaskRandom, MaskLast): merlin-mlm and its Dask workers do"
+
 FIXES = (
-    Fix(name="merlin-core-list-columns",
+    Fix("merlin-core-list-columns",
         fixes="merlin-core's pandas list-column paths (flatten_list_column_values, encode_list_column; NVTabular's "
               "Categorify, Normalize, LogOp, HashBucket, Moments and merlin-dataloader use them) loop in Python per "
               "item, and encode_list_column drops the index: rows of partitions not starting at 0 became NaN",
-        versions="merlin-core 23.8.x; NVTabular's and merlin-dataloader's names at 23.8.x",
+        versions=f"{_CORE}; NVTabular's and merlin-dataloader's names at 23.8.x",
         detected="installed version prefix, and each name still bound to the original function",
-        removable="when merlin-core 23.8 is no longer supported (no later merlin-core release exists to test)",
-        module="merlin_mlm_ops.compat.merlin_core",
-        applied_by="importing merlin_mlm_ops.ops (MaskRandom, MaskLast), merlin-mlm, Dask workers of a job"),
-    Fix(name="parquet-writer-closes-files",
+        removable=_CORE_GONE, module="merlin_mlm_ops.compat.merlin_core", applied_by=_BY_OPERATORS),
+    Fix("parquet-writer-closes-files", versions=_CORE, removable=_CORE_GONE, applied_by=_BY_OPERATORS,
         fixes="merlin-core's CPU Parquet writer leaves the files under its pyarrow writers open: with Python 3.10 / "
               "pyarrow 10 (the Merlin 23.08 containers) Dataset.to_parquet left part_0.parquet empty",
-        versions="merlin-core 23.8.x",
         detected="installed version prefix, and CPUParquetWriter._close_writers not closing data_files",
-        removable="when merlin-core 23.8 is no longer supported",
-        module="merlin_mlm_ops.compat.parquet_writer",
-        applied_by="importing merlin_mlm_ops.ops"),
-    Fix(name="schema-deterministic",
+        module="merlin_mlm_ops.compat.parquet_writer"),
+    Fix("schema-deterministic", module="merlin_mlm_ops.compat.schema_any",
+        applied_by=_BY_OPERATORS, versions=_CORE, removable=_CORE_GONE,
         fixes="merlin-core packs a column's properties into schema.pbtxt in a different order in every process "
               "(protobuf 3.20): identical or resumed merlin-mlm runs wrote schema files that differed byte for byte",
-        versions="merlin-core 23.8.x",
-        detected="installed version prefix, and schema_bp.Any.from_dict present",
-        removable="when merlin-core 23.8 is no longer supported",
-        module="merlin_mlm_ops.compat.schema_any",
-        applied_by="importing merlin_mlm_ops.ops"),
-    Fix(name="merlin-models-pre",
+        detected="installed version prefix, and schema_bp.Any.from_dict present"),
+    Fix("merlin-models-pre",
+        applied_by="importing merlin_mlm_ops.tf.SequenceMaskPrecomputed (merlin-mlm doctor --tf shows it)",
+        versions="merlin-models 23.8.x and 23.12.x on TensorFlow 2.12", detected="installed version prefix",
         fixes="merlin-models' fit/evaluate/predict(pre=...) keep the last pre as a checkpoint dependency (saved with "
               "the model) and retrace their step function on every call (memory grows with every epoch)",
-        versions="merlin-models 23.8.x and 23.12.x on TensorFlow 2.12",
-        detected="installed version prefix",
-        removable="when merlin-models 23.12 is no longer supported",
-        module="merlin_mlm_ops.tf.merlin_models",
-        applied_by="importing merlin_mlm_ops.tf.SequenceMaskPrecomputed (merlin-mlm doctor --tf shows it)"),
+        removable="when merlin-models 23.12 is no longer supported", module="merlin_mlm_ops.tf.merlin_models"),
 )
 
 
