@@ -6,7 +6,6 @@ import sys
 from helpers import ROOT
 
 
-
 def test_bert4rec_example_runs_and_prints_the_table(tmp_path):
     run = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "bert4rec.py"), "--sessions", "300",
                           "--epochs", "2", "--seeds", "2", "--dim", "16", "--layers", "1", "--workdir", str(tmp_path)],
