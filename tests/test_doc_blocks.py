@@ -8,7 +8,6 @@ from merlin_mlm_ops.doc_blocks import read_block, replace_block, replace_text_bl
 from helpers import ROOT
 
 
-
 def test_replacing_a_block_that_is_one_newline_changes_nothing_else():
     # The serve_load defect: the old block was "\n", and str.replace rewrote every newline of the doc.
     text = "# T\n\nline one\nline two\n<!-- b:begin -->\n<!-- b:end -->\nline three\n"

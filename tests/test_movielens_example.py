@@ -8,7 +8,6 @@ import pytest
 from helpers import ROOT, tiny_ratings
 
 
-
 @pytest.fixture(scope="module")
 def example():
     spec = importlib.util.spec_from_file_location("movielens_bert4rec",
