@@ -12,7 +12,7 @@ time of the whole training, and their ratios to in-graph masking.
 
     python benchmarks/train_epochs.py                       # ~2 min on 2 cores
     python benchmarks/train_epochs.py --sessions 500 --epochs 3 --rounds 1   # quick
-    python benchmarks/train_epochs.py --write    # also rewrite the README's table
+    python benchmarks/train_epochs.py --write    # also rewrite the table in docs/training.md
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--prob", type=float, default=0.3)
-    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block train-epochs)")
+    parser.add_argument("--write", action="store_true", help="rewrite the table in docs/training.md (block train-epochs)")
     args = parser.parse_args(argv)
 
     from merlin_mlm_ops.data.toy import masked_epochs
@@ -143,8 +143,8 @@ def main(argv=None):
     if args.write:
         from merlin_mlm_ops.doc_blocks import replace_block
 
-        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
-        replace_block(readme, "train-epochs", "\n".join(lines), section="## Training on the precomputed masks (Keras, merlin-models)")
+        doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "training.md")
+        replace_block(doc, "train-epochs", "\n".join(lines), section="## Time per epoch")
     return rows
 
 

@@ -17,7 +17,7 @@ merlin-models' compile-cache reset on every call (merlin_mlm_ops.tf.compat), to 
 it causes.
 
     python benchmarks/train_memory.py                  # 50 epochs, ~5 min on 2 cores
-    python benchmarks/train_memory.py --write          # also rewrite the README's table
+    python benchmarks/train_memory.py --write          # also rewrite the table in docs/training.md
     python benchmarks/train_memory.py --epochs 12      # quick
     python benchmarks/train_memory.py --protocols "fit per epoch, compile cache reset" --epochs 12
 """
@@ -34,8 +34,8 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore")
 
-README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
-SECTION = "## Training on the precomputed masks (Keras, merlin-models)"
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "training.md")
+SECTION = "## Memory over long training"
 PROTOCOLS = ("one fit", "fit per epoch", "fit per epoch, compile cache reset")
 
 
@@ -137,7 +137,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--protocols", default=",".join(PROTOCOLS[:2]),
                         help=f"comma-separated, of: {', '.join(PROTOCOLS)}")
-    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block train-memory)")
+    parser.add_argument("--write", action="store_true", help="rewrite the table in docs/training.md (block train-memory)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -167,7 +167,7 @@ def main(argv=None):
     if args.write:
         from merlin_mlm_ops.doc_blocks import replace_block
 
-        replace_block(README, "train-memory", "\n".join(lines), section=SECTION)
+        replace_block(DOC, "train-memory", "\n".join(lines), section=SECTION)
     return rows
 
 

@@ -13,7 +13,7 @@
 
     python examples/bert4rec.py                 # default size, a few minutes on 2 cores
     python examples/bert4rec.py --seeds 1 --epochs 3 --sessions 600   # a quick look
-    python examples/bert4rec.py --write         # also rewrite the README's table
+    python examples/bert4rec.py --write         # also rewrite the table in docs/training.md
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def main(argv=None):
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--mask-seed", type=int, default=1)
     parser.add_argument("--workdir", default="out/bert4rec")
-    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md (block bert4rec-table)")
+    parser.add_argument("--write", action="store_true", help="rewrite the table in docs/training.md (block bert4rec-table)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -189,9 +189,9 @@ def main(argv=None):
     if args.write:
         from merlin_mlm_ops.doc_blocks import replace_block
 
-        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
-        replace_block(readme, "bert4rec-table", "\n".join(lines),
-                      section="## Training on the precomputed masks (Keras, merlin-models)")
+        doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "training.md")
+        replace_block(doc, "bert4rec-table", "\n".join(lines),
+                      section="## BERT4Rec on synthetic sessions")
     return results
 
 

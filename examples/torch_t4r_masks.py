@@ -145,7 +145,7 @@ def parse(argv, ml):
     p.add_argument("--workdir", default=None, help="ETL output (default <cache>/movielens-etl-t4r)")
     p.add_argument("--write", action="store_true", help="write the table into --docs and --readme")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs", "torch.md"))
-    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="'' for none")
+    p.add_argument("--readme", default="", help="also write the block into this file (default: none; the table lives in --docs)")
     own, rest = p.parse_known_args(argv)
     try:
         own.seeds = [int(s) for s in own.seeds.split(",")]

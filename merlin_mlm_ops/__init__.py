@@ -21,7 +21,7 @@ _LAZY = {
     "MaskLast": "merlin_mlm_ops.ops.mask_last",
     "SlidingWindows": "merlin_mlm_ops.ops.sliding_windows",
     "mask_windows": "merlin_mlm_ops.ops.sliding_windows",
-    "MASK_TAG": "merlin_mlm_ops.ops.base",
+    "MASK_TAG": "merlin_mlm_ops.tags",
     "MaskInputError": "merlin_mlm_ops.errors",
     "mask_random": "merlin_mlm_ops.frames",
     "mask_last": "merlin_mlm_ops.frames",

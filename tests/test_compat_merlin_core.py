@@ -126,6 +126,17 @@ def test_encode_list_column_keeps_the_index_and_never_aliases_the_input():
         assert list(dispatch.encode_list_column(s, encoded).index) == [0, 1, 2]  # merlin-core's
 
 
+@pytest.mark.parametrize("make", [np.ma.MaskedArray, lambda a: a.view(type("Sub", (np.ndarray,), {}))],
+                         ids=["masked array", "ndarray subclass"])
+def test_encode_list_column_rows_are_copies_also_of_an_ndarray_subclass(make):
+    s = obj([np.array([5, 6]), np.array([7])])
+    for encode in (dispatch.encode_list_column, original("encode_list_column")):
+        encoded = make(np.array([1, 2, 3]))
+        out = encode(s, encoded)
+        encoded[0] = 99  # the caller reuses its array: merlin-core's rows do not change, nor ours
+        assert [list(r) for r in out] == [[1, 2], [3]], encode.__module__
+
+
 def test_encode_list_column_with_mismatched_lengths_behaves_as_merlin_core():
     s = obj([np.array([5, 6]), np.array([7])])
     for encoded in (np.arange(2), np.arange(5)):  # too short, too long: merlin-core truncates/ignores

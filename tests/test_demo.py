@@ -1,4 +1,4 @@
-"""The README's main job runs end to end on a small size and reports what it wrote."""
+"""The main job (ci/demo.sh, docs/job.md) runs end to end on a small size and reports what it wrote."""
 import numpy as np
 import pandas as pd
 

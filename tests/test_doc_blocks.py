@@ -8,7 +8,6 @@ from merlin_mlm_ops.doc_blocks import read_block, replace_block, replace_text_bl
 from helpers import ROOT
 
 
-
 def test_replacing_a_block_that_is_one_newline_changes_nothing_else():
     # The serve_load defect: the old block was "\n", and str.replace rewrote every newline of the doc.
     text = "# T\n\nline one\nline two\n<!-- b:begin -->\n<!-- b:end -->\nline three\n"
@@ -75,3 +74,21 @@ def test_every_write_script_rewrites_docs_through_doc_blocks():
         source = script.read_text()
         assert "replace_block" in source, f"{script.name} writes docs without doc_blocks.replace_block"
         assert not re.search(r"re\.sub\(re\.escape\(BEGIN|text\.replace\(block", source), script.name
+
+
+def test_generated_blocks_live_in_docs_and_every_write_script_finds_its_block_there():
+    assert not re.findall(r"<!-- ([\w.-]+):begin -->", (ROOT / "README.md").read_text())
+    docs = "".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
+    names = set()
+    for script in [p for d in ("benchmarks", "examples") for p in (ROOT / d).glob("*.py")]:
+        names |= set(re.findall(r'replace_block\(\s*[\w.]+,\s*"([\w.-]+)"', script.read_text()))
+        names |= set(re.findall(r'^BLOCK = "([\w.-]+)"', script.read_text(), flags=re.M))
+    assert names
+    for name in names:
+        read_block(docs, name)  # exactly one begin and one end marker across docs/
+
+
+def test_relative_links_of_the_readme_and_docs_point_at_files():
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", doc.read_text()):
+            assert (doc.parent / target).exists(), f"{doc.name} links to a missing {target}"

@@ -1,10 +1,9 @@
-"""The BERT4Rec example runs end to end at a tiny size (its full size is a README command)."""
+"""The BERT4Rec example runs end to end at a tiny size (its full size is a docs/training.md command)."""
 import os
 import subprocess
 import sys
 
 from helpers import ROOT
-
 
 
 def test_bert4rec_example_runs_and_prints_the_table(tmp_path):

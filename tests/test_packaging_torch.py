@@ -10,7 +10,6 @@ except ModuleNotFoundError:  # Python 3.10: pip vendors the same parser
     from pip._vendor import tomli as tomllib
 
 
-
 def torch_extra():
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["torch"]
     return {Requirement(r).name: Requirement(r).specifier for r in extra}

@@ -9,7 +9,6 @@ import pytest
 from helpers import ROOT
 
 
-
 def load_benchmark():
     spec = importlib.util.spec_from_file_location("train_memory", os.path.join(ROOT, "benchmarks", "train_memory.py"))
     module = importlib.util.module_from_spec(spec)

@@ -9,7 +9,6 @@ from helpers import ROOT
 require("torch", "transformers4rec.torch")
 
 
-
 def test_every_python_block_of_docs_torch_md_runs(tmp_path, monkeypatch):
     text = open(os.path.join(ROOT, "docs", "torch.md"), encoding="utf-8").read()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)

@@ -9,7 +9,6 @@ require("torch", "transformers4rec.torch")
 from helpers import ROOT, tiny_ratings  # noqa: E402
 
 
-
 def test_both_variants_train_over_two_seeds_and_the_table_is_written(tmp_path):
     spec = importlib.util.spec_from_file_location("torch_t4r_masks", os.path.join(ROOT, "examples", "torch_t4r_masks.py"))
     example = importlib.util.module_from_spec(spec)

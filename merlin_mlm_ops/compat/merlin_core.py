@@ -37,14 +37,12 @@ Dask worker processes need it too: :func:`merlin_mlm_ops.compat.dask.register` (
 from __future__ import annotations
 
 import importlib
-import os
 from operator import attrgetter
 
 import numpy as np
 import pandas as pd
 
-#: Set to 1 (or any value but "" and "0") to leave merlin-core and NVTabular untouched.
-ENV_VAR = "MERLIN_MLM_OPS_NO_COMPAT"
+from merlin_mlm_ops.compat.registry import ENV_VAR, disabled_by_env  # noqa: F401 - ENV_VAR: the old name
 
 #: The distributions and versions (prefix of the installed version) this module was written for.
 WRITTEN_FOR = {"merlin-core": "23.8.", "nvtabular": "23.8.", "merlin-dataloader": "23.8."}
@@ -76,11 +74,6 @@ def version_supported(distribution: str) -> bool:
         return metadata.version(distribution).startswith(WRITTEN_FOR[distribution])
     except metadata.PackageNotFoundError:
         return False
-
-
-def disabled_by_env() -> bool:
-    """True when :data:`ENV_VAR` turns the compatibility patches off."""
-    return os.environ.get(ENV_VAR, "").strip() not in ("", "0")
 
 
 def is_active() -> bool:
@@ -207,7 +200,8 @@ def _split_rows(rows: np.ndarray, encoded, dtype):
         return None
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    if flat is encoded or (isinstance(encoded, pd.Series) and np.shares_memory(flat, encoded.to_numpy())):
+    caller_array = encoded.to_numpy() if isinstance(encoded, pd.Series) else np.asarray(encoded)
+    if np.may_share_memory(flat, caller_array):  # also any ndarray subclass, e.g. np.ma.MaskedArray
         flat = flat.copy()  # merlin-core's rows never alias the caller's array
     # map() over C callables: one slice per row without a Python-level loop.
     return list(map(flat.__getitem__, map(slice, starts.tolist(), ends.tolist())))

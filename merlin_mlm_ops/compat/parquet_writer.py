@@ -13,6 +13,10 @@ a closed file does nothing, so the wrapper is harmless where a release closes th
 """
 from __future__ import annotations
 
+import sys
+
+from merlin_mlm_ops.compat.registry import disabled_by_env, version_matches
+
 _MARK = "_merlin_mlm_ops_closes_files"
 
 
@@ -30,8 +34,11 @@ def _needs_fix(writer_cls):
 def apply():
     """Wrap ``merlin.io.parquet.CPUParquetWriter._close_writers`` (idempotent).
 
-    Returns True when the fix is active, False when this merlin-core needs none.
+    Returns True when the fix is active; False when this merlin-core needs none, is not 23.8.x,
+    or ``MERLIN_MLM_OPS_NO_COMPAT`` is set.
     """
+    if disabled_by_env() or not version_matches("merlin-core", ("23.8.",)):
+        return False
     from merlin.io.parquet import CPUParquetWriter
 
     original = CPUParquetWriter._close_writers
@@ -51,6 +58,12 @@ def apply():
     _close_writers.__wrapped__ = original
     CPUParquetWriter._close_writers = _close_writers
     return True
+
+
+def is_active():
+    """True while merlin-core's ``_close_writers`` is wrapped (False when merlin.io.parquet was never imported)."""
+    module = sys.modules.get("merlin.io.parquet")
+    return module is not None and getattr(module.CPUParquetWriter._close_writers, _MARK, False)
 
 
 def undo():

@@ -13,14 +13,21 @@ two identical ``merlin-mlm mask`` runs (or a resumed and an uninterrupted one) w
 """
 from __future__ import annotations
 
+import sys
+
+from merlin_mlm_ops.compat.registry import disabled_by_env, version_matches
+
 _MARK = "_merlin_mlm_ops_deterministic"
 
 
 def apply():
     """Make ``schema_bp.Any.from_dict`` pack deterministically (idempotent).
 
-    Returns True when the fix is active, False where merlin-core has no such method.
+    Returns True when the fix is active; False where merlin-core has no such method, is not
+    23.8.x, or ``MERLIN_MLM_OPS_NO_COMPAT`` is set.
     """
+    if disabled_by_env() or not version_matches("merlin-core", ("23.8.",)):
+        return False
     try:
         from merlin.schema.io import schema_bp
     except ImportError:
@@ -48,6 +55,12 @@ def apply():
     from_dict.__wrapped__ = original
     schema_bp.Any.from_dict = from_dict
     return True
+
+
+def is_active():
+    """True while ``Any.from_dict`` packs deterministically (False when merlin's schema_bp was never imported)."""
+    module = sys.modules.get("merlin.schema.io.schema_bp")
+    return module is not None and getattr(getattr(module.Any, "from_dict", None), _MARK, False)
 
 
 def undo():

@@ -6,6 +6,8 @@
                    [--gpu] [--categorify] [--overwrite] [--resume] [--storage-options JSON] [--debug]
     merlin-mlm stats DIR [--plot FILE.png]
     merlin-mlm demo [--sessions N] [--output DIR]
+    merlin-mlm doctor [--tf]      # versions, and which dependency fixes are active (docs/compat.md)
+    merlin-mlm --version
 
 Problems with the input or the output (missing files, a bad file anywhere in the input, an
 existing or overlapping output, another run on the same output, a full disk, an unreachable
@@ -164,8 +166,37 @@ def cmd_demo(args):
     return 0
 
 
+#: Distributions whose versions ``merlin-mlm doctor`` prints.
+DOCTOR_DISTRIBUTIONS = ("merlin-core", "nvtabular", "merlin-dataloader", "merlin-models", "merlin-systems",
+                        "tensorflow", "tensorflow-cpu", "torch", "transformers4rec", "pandas", "numpy", "pyarrow",
+                        "dask", "distributed", "numba", "cupy-cuda12x", "cudf")
+
+
+def cmd_doctor(args):
+    """Print the versions that matter and the state of every dependency fix in a process that
+    imported the operators (as ``merlin-mlm mask`` does); ``--tf`` also imports the merlin-models
+    integration (TensorFlow: slower)."""
+    import merlin_mlm_ops
+    import merlin_mlm_ops.ops  # noqa: F401 - applies the operators' fixes, as every job does
+    from merlin_mlm_ops.compat.registry import ENV_VAR, status_lines, version_of
+
+    if args.tf:
+        import merlin_mlm_ops.tf.merlin_models  # noqa: F401
+    print(f"merlin-mlm-ops {merlin_mlm_ops.__version__}")
+    for name in DOCTOR_DISTRIBUTIONS:
+        version = version_of(name)
+        if version is not None:
+            print(f"  {name:<18} {version}")
+    print(f"dependency fixes ({ENV_VAR}={os.environ.get(ENV_VAR, '')!r}):")
+    print("\n".join(status_lines()))
+    return 0
+
+
 def build_parser():
+    from merlin_mlm_ops import __version__
+
     parser = argparse.ArgumentParser(prog="merlin-mlm", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"merlin-mlm-ops {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=os.environ.get(DEBUG_ENV, "") not in ("", "0"),
                         help=f"print full tracebacks (also: {DEBUG_ENV}=1)")
@@ -177,12 +208,14 @@ def build_parser():
     st.add_argument("--column", help="item column (default: from mlm-job.json)")
     st.add_argument("--plot", metavar="FILE.png", help="also draw a PNG figure")
     st.add_argument("--storage-options", metavar="JSON", default=None, help="fsspec options for a URL DIR")
-    demo = sub.add_parser("demo", parents=[common], help="run the README's main job on synthetic sessions")
+    demo = sub.add_parser("demo", parents=[common], help="the main job on synthetic sessions (docs/job.md)")
     demo.add_argument("--output", default="out/demo")
     demo.add_argument("--sessions", type=int, default=100_000)
     demo.add_argument("--partitions", type=int, default=4)
     demo.add_argument("--prob", type=float, default=0.2)
     demo.add_argument("--seed", type=int, default=42)
+    doctor = sub.add_parser("doctor", parents=[common], help="versions, and which dependency fixes are active")
+    doctor.add_argument("--tf", action="store_true", help="also import the merlin-models integration (TensorFlow)")
     return parser
 
 
@@ -198,7 +231,7 @@ def main(argv=None):
     handles_sigterm = _is_main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if handles_sigterm else None
     try:
-        return {"mask": cmd_mask, "stats": cmd_stats, "demo": cmd_demo}[args.command](args)
+        return {"mask": cmd_mask, "stats": cmd_stats, "demo": cmd_demo, "doctor": cmd_doctor}[args.command](args)
     except JobError as exc:
         if args.debug:
             traceback.print_exc()

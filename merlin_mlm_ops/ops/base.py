@@ -14,9 +14,8 @@ from nvtabular.ops import Operator
 from merlin_mlm_ops.adapters import check_aligned, frame_adapter
 from merlin_mlm_ops.errors import MaskInputError
 from merlin_mlm_ops.masking.params import check_int, check_mask_column, check_pad_id  # noqa: F401 (check_int re-exported)
+from merlin_mlm_ops.tags import MASK_TAG
 
-#: Tag carried by every mask column, and by nothing else: models find the mask by it.
-MASK_TAG = "mlm_mask"
 
 class SequenceMaskOperator(Operator):
     """Base class of the mask operators (not used directly).

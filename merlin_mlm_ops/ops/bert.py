@@ -22,9 +22,8 @@ from merlin.schema import ColumnSchema
 from merlin_mlm_ops.errors import MaskInputError
 from merlin_mlm_ops.masking import engine, rules
 from merlin_mlm_ops.masking.bert_params import check_bert_options
+from merlin_mlm_ops.tags import INPUT_TAG  # noqa: F401 (re-exported: the tag of the input-ids column)
 
-#: Tag of the input-ids column written under ``replace`` (and of nothing else).
-INPUT_TAG = "mlm_input"
 #: Categorify (NVTabular 23.08) encodes padding as 0, nulls as 1 and OOV from 2 (``num_buckets`` ids).
 _CATEGORIFY_FIRST_OOV = 2
 

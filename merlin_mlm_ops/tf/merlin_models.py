@@ -18,9 +18,16 @@ Importing this module extends ``mm.Model`` in three respects:
 - A call whose ``pre`` equals the previous call's (:func:`~merlin_mlm_ops.tf.compat.trace_key`)
   reuses the step function traced then instead of tracing it again; every retrace costs memory
   that is never given back (compat fix 2).
+
+The last two are the dependency fix ``merlin-models-pre`` of :mod:`merlin_mlm_ops.compat`: active
+only on merlin-models 23.8.x / 23.12.x and never with ``MERLIN_MLM_OPS_NO_COMPAT=1``;
+:func:`undo` puts merlin-models' own methods back.  The first is this class's hook, not a fix:
+it acts only for a :class:`SequenceMaskPrecomputed` ``pre`` and stays under the opt-out.
+Importing this module applies no merlin-core fix.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import merlin.models.tf as mm
@@ -35,8 +42,8 @@ from merlin.models.tf.transforms.sequence import (
 from merlin.models.utils import schema_utils
 from merlin.schema import Schema, Tags
 
-from merlin_mlm_ops.ops.base import MASK_TAG
-from merlin_mlm_ops.ops.bert import INPUT_TAG
+from merlin_mlm_ops.compat.registry import disabled_by_env, version_matches
+from merlin_mlm_ops.tags import INPUT_TAG, MASK_TAG
 from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, forget_attribute, set_untracked
 from merlin_mlm_ops.tf.layers import list_column
 
@@ -246,6 +253,43 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         return cls(schema, target, **config)
 
 
+#: The merlin-models versions fixes 1 and 2 were written for (installed version prefixes).
+WRITTEN_FOR = ("23.8.", "23.12.")
+_METHODS = ("fit", "evaluate", "predict", "_maybe_set_schema")
+_originals: dict = {}  # mm.Model's own methods while ours are installed
+_fixes = {"on": False}
+
+
+def apply() -> bool:
+    """Install the hooks on ``mm.Model`` (idempotent) and turn fixes 1 and 2 on where allowed.
+
+    Returns True when the fixes are active: merlin-models is 23.8.x or 23.12.x and
+    ``MERLIN_MLM_OPS_NO_COMPAT`` is not set.  Done on importing this module.
+    """
+    _install()
+    _fixes["on"] = not disabled_by_env() and version_matches("merlin-models", WRITTEN_FOR)
+    return _fixes["on"]
+
+
+def is_active() -> bool:
+    """True while fixes 1 and 2 act in ``mm.Model.fit``/``evaluate``/``predict``."""
+    return _fixes["on"] and bool(_originals)
+
+
+def undo() -> None:
+    """Put merlin-models' own ``fit``/``evaluate``/``predict``/``_maybe_set_schema`` back (tests compare
+    against them); :class:`SequenceMaskPrecomputed` then needs :func:`apply` again to train."""
+    for name, method in _originals.items():
+        setattr(mm.Model, name, method)
+    _originals.clear()
+    _fixes["on"] = False
+
+
+def _fixed(model, function_name, pre):
+    """Fix 2 around one call while the fixes are on."""
+    return CompiledFunctions.reuse(model, function_name, pre) if _fixes["on"] else contextlib.nullcontext()
+
+
 @tf.keras.utils.register_keras_serializable(package="merlin_mlm_ops")
 class ReplaceMaskTokenEmbeddings(ReplaceMaskedEmbeddings):
     """``ReplaceMaskedEmbeddings`` for 80/10/10: [MASK] where the inputs' Keras mask is set, then
@@ -276,8 +320,9 @@ def _target_mask(targets):
 def _install():
     """Extend mm.Model.fit / evaluate / predict / _maybe_set_schema (see the module docstring)."""
     model_cls = mm.Model
-    if getattr(model_cls, "_merlin_mlm_ops_installed", False):
+    if _originals:
         return
+    _originals.update({name: getattr(model_cls, name) for name in _METHODS})
     original_fit = model_cls.fit
     original_set_schema = model_cls._maybe_set_schema
 
@@ -285,11 +330,12 @@ def _install():
         # Kept untracked: Keras would save a tracked pre with the model.
         set_untracked(self, "_mlm_precomputed_pre", pre if isinstance(pre, SequenceMaskPrecomputed) else None)
         try:
-            with CompiledFunctions.reuse(self, "train_function", pre):
+            with _fixed(self, "train_function", pre):
                 return original_fit(self, *args, pre=pre, **kwargs)
         finally:
             del_untracked(self, "_mlm_precomputed_pre")
-            forget_attribute(self, "train_pre")
+            if _fixes["on"]:
+                forget_attribute(self, "train_pre")
 
     def _maybe_set_schema(self, maybe_loader):
         pre = getattr(self, "_mlm_precomputed_pre", None)
@@ -303,7 +349,6 @@ def _install():
     model_cls._maybe_set_schema = _maybe_set_schema
     for method, role in (("evaluate", "test"), ("predict", "predict")):
         setattr(model_cls, method, _with_fixes(getattr(model_cls, method), role))
-    model_cls._merlin_mlm_ops_installed = True
 
 
 def _with_fixes(method, role):
@@ -312,12 +357,13 @@ def _with_fixes(method, role):
     @functools.wraps(method)
     def wrapped(self, *args, pre=None, **kwargs):
         try:
-            with CompiledFunctions.reuse(self, f"{role}_function", pre):
+            with _fixed(self, f"{role}_function", pre):
                 return method(self, *args, pre=pre, **kwargs)
         finally:
-            forget_attribute(self, f"{role}_pre")
+            if _fixes["on"]:
+                forget_attribute(self, f"{role}_pre")
 
     return wrapped
 
 
-_install()
+apply()

@@ -22,11 +22,10 @@ from merlin.schema import Tags
 from transformers4rec.torch.features.sequence import TabularSequenceFeatures
 from transformers4rec.torch.masking import MaskedLanguageModeling, MaskingInfo, masking_registry
 
+from merlin_mlm_ops.tags import MASK_TAG
 from merlin_mlm_ops.torch.layers import as_bool_mask, check_mask_on_items, dense_list_column
 
 __all__ = ["PrecomputedMaskedLanguageModeling", "PrecomputedMaskFeatures", "bert4rec", "t4r_schema", "MASK_TAG"]
-
-MASK_TAG = "mlm_mask"  # merlin_mlm_ops.MASK_TAG, without importing NVTabular
 
 
 def _mask_column_of(schema, required=True):
