@@ -555,8 +555,9 @@ def parse(argv):
     p.add_argument("--workdir", default=None, help="ETL output (default <cache>/movielens-etl)")
     p.add_argument("--write", action="store_true", help="write the table and curve into --docs")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs", "movielens.md"))
-    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
-                   help="also rewrite its movielens-table block with --write ('' for none)")
+    p.add_argument("--readme", default="",
+                   help="also rewrite a movielens-table block in this file with --write (default: none; "
+                        "the README links docs/movielens.md)")
     args = p.parse_args(argv)
     bad = set(args.variants.split(",")) - set(VARIANTS)
     if bad:
