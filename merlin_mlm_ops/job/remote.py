@@ -66,21 +66,14 @@ def _holder(run):
 def _leftovers(store, committed_attempt, args, resume, log):
     """Remove the attempts of dead runs (we hold the lease); with ``resume``, return the id and
     run record of the newest one whose arguments match."""
-    from merlin_mlm_ops.job.run import _differences
+    from merlin_mlm_ops.job.run import pick_resumable
 
     found = {a: store.read_json(store.key(st.ATTEMPTS, a, st.RUN_FILE))
              for a in _attempts(store) if a != committed_attempt}
     chosen = None
     if resume:
-        runs = [(run, a) for a, run in found.items() if run is not None]
-        if runs:
-            chosen = max(runs, key=lambda ra: ra[0].get("started_s", 0))
-            diff = _differences(chosen[0]["args"], args)
-            if diff:
-                raise JobError(f"cannot resume from {store.key(st.ATTEMPTS, chosen[1])}: it was started with "
-                               f"different arguments ({diff}); run without --resume to start over")
-        else:
-            log(f"nothing to resume for {store.url}: starting from the beginning")
+        chosen = pick_resumable([(run, a) for a, run in found.items()], args, store.url, log,
+                                name=lambda a: store.key(st.ATTEMPTS, a))
     for attempt, run in found.items():
         if chosen is not None and attempt == chosen[1]:
             continue

@@ -298,6 +298,22 @@ def job_arguments(job: MaskJob, checked: CheckedInputs, seed):
             "inputs": checked.fingerprint, "window": None if job.window is None else list(job.window)}
 
 
+def pick_resumable(runs, args, output, log, name=str):
+    """The newest ``(run record, where)`` of ``runs`` to resume (records that are None skipped), or None
+    after saying so; a JobError if it was started with other arguments. ``name(where)`` is how the
+    error names it (the local folder; on an object store, the attempt prefix)."""
+    runs = [(run, where) for run, where in runs if run is not None]
+    if not runs:
+        log(f"nothing to resume for {output}: starting from the beginning")
+        return None
+    chosen = max(runs, key=lambda rw: rw[0].get("started_s", 0))
+    diff = _differences(chosen[0]["args"], args)
+    if diff:
+        raise JobError(f"cannot resume from {name(chosen[1])}: it was started with different arguments "
+                       f"({diff}); run without --resume to start over")
+    return chosen
+
+
 def _differences(old, new):
     diff = []
     for name in new:
@@ -318,16 +334,7 @@ def _take_over_leftovers(output, tmp, args, resume, log):
     found = jo.leftovers(output)
     chosen = None
     if resume:
-        runs = [(jo.read_run(f), f) for f in found if ".tmp" in f[len(output):]]
-        runs = [(run, f) for run, f in runs if run is not None]
-        if runs:
-            chosen = max(runs, key=lambda rf: rf[0].get("started_s", 0))
-            diff = _differences(chosen[0]["args"], args)
-            if diff:
-                raise JobError(f"cannot resume from {chosen[1]}: it was started with different arguments "
-                               f"({diff}); run without --resume to start over")
-        else:
-            log(f"nothing to resume for {output}: starting from the beginning")
+        chosen = pick_resumable([(jo.read_run(f), f) for f in found if ".tmp" in f[len(output):]], args, output, log)
     for folder in found:
         if chosen is not None and folder == chosen[1]:
             continue
