@@ -165,8 +165,8 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
 
     from merlin_mlm_ops.compat.dask import register as register_compat
     from merlin_mlm_ops.job import output as jo
-    from merlin_mlm_ops.job.run import (_fit, _gather_with_progress, _totals, build_workflow, job_arguments,
-                                        mask_partition, read_partition, summarize)
+    from merlin_mlm_ops.job.run import (_fit, _totals, build_workflow, job_arguments, mask_remaining,
+                                        read_partition, summarize)
 
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
@@ -189,15 +189,8 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
             schema = fh.read()
     for epoch in range(job.epochs):
         target.write(f"epoch_{epoch:04d}/schema.pbtxt", schema)
-    todo = [i for i in range(len(checked.partitions)) if i not in kept]
-    records = list(kept.values())
-    if todo:
-        [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
-        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
-                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
-                              read_columns=read_columns, epochs=job.epochs, root=target, gpu=job.gpu,
-                              storage_options=job.storage_options, pure=False)
-        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+    records = mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns,
+                             target, storage_options=job.storage_options)
     totals = _totals(records)
     with tempfile.TemporaryDirectory(prefix="mlm-workflow-") as tmp:
         workflow.save(os.path.join(tmp, "workflow"))

@@ -184,6 +184,25 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
 
+def mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, root,
+                   storage_options=None):
+    """Mask every partition of ``checked`` not in ``kept`` on the workers, writing under ``root``;
+    the tasks join ``futures`` (the caller cancels them on a stop). Returns the records of all
+    partitions, the kept ones first."""
+    todo = [i for i in range(len(checked.partitions)) if i not in kept]
+    records = list(kept.values())
+    if todo:
+        # One task per partition reads, masks and writes it: a decoded frame never travels
+        # between workers (pickling object columns costs more than masking them).
+        [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
+        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
+                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
+                              read_columns=read_columns, epochs=job.epochs, root=root, gpu=job.gpu,
+                              storage_options=storage_options, pure=False)
+        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+    return records
+
+
 def mask_partition(index, part: Partition, workflow, mask_op, columns, read_columns, epochs, root, gpu=False,
                    storage_options=None):
     """One task: read partition ``index`` (``part``), mask and write it, then record it in the
@@ -424,17 +443,7 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
     for epoch in range(job.epochs):
         TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
-    todo = [i for i in range(len(checked.partitions)) if i not in kept]
-    records = list(kept.values())
-    if todo:
-        # One task per partition reads, masks and writes it: a decoded frame never travels
-        # between workers (pickling object columns costs more than masking them).
-        [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
-        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
-                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
-                              read_columns=read_columns, epochs=job.epochs, root=tmp, gpu=job.gpu,
-                              pure=False)
-        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+    records = mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, tmp)
     totals = _totals(records)
     workflow.save(os.path.join(tmp, "workflow"))
     seconds = time.perf_counter() - t0
