@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv-today (git-ignored) at the repo root: "today's stack", Python 3.12 with NumPy 2.5, pandas 3,
-# pyarrow 26, polars 2, dask/distributed 2026.8, numba 0.68.1 + numba-cuda 0.30.4, narwhals, pytest and hypothesis
+# pyarrow 26, polars 2, dask/distributed 2026.8, numba 0.68.1 + numba-cuda 0.30.4, narwhals, scipy, pytest and hypothesis
 # (requirements-today.txt, pinned in full by constraints-today.txt); no Merlin, no TensorFlow. Built with
-# ci/env.sh, rebuilt only when those two files change. The package is not installed into it (pyproject's
-# requires-python stops at 3.11): it is read from the checkout through PYTHONPATH, which this script sets.
+# ci/env.sh, rebuilt only when those two files change. The package is not installed into it: it is
+# read from the checkout through PYTHONPATH, which this script sets, so that edits need no reinstall.
 #   source ci/env-today.sh && python -m pytest -q tests/test_rules.py
 # Needs Python 3.12 (pyenv has 3.12.1 on these machines); set PYTHON312 to pick the interpreter.
 MLM_VENV=.venv-today

@@ -3,16 +3,16 @@
 # registries allow, so that the one run there does not die on an import or a NumPy 2 incompatibility.
 # The GPU machine: Python 3.12.3, NumPy 2.5, cupy-cuda13x 14.2, numba + numba-cuda, pandas, pyarrow, pytest,
 # hypothesis, scipy, PyTorch; no cuDF, Merlin or TensorFlow. Here: .venv-today (ci/env-today.sh: Python
-# 3.12.1, NumPy 2.5.5, numba 0.68.1 + numba-cuda 0.30.4, pandas 3.1.1, pyarrow 26.0.1, pytest, hypothesis)
+# 3.12.1, NumPy 2.5.5, numba 0.68.1 + numba-cuda 0.30.4, pandas 3.1.1, pyarrow 26.0.1, pytest, hypothesis, scipy)
 # under .venv-gpu-rehearsal (git-ignored), a venv that sees .venv-today's packages through a .pth file and
-# adds cupy-cuda13x 14.2.0 (it installs and imports without a GPU; it finds no device), scipy and the
+# adds cupy-cuda13x 14.2.0 (it installs and imports without a GPU; it finds no device) and the
 # nvidia-cuda-nvcc-cu12 and -nvrtc-cu12 wheels (libNVVM and NVRTC: numba-cuda compiles the kernels to PTX). PyTorch is left out: the check does
 # not import it. Then it fetches the carried wheels (ci/gpu-wheels.sh) and runs `ci/gpu-check.sh --rehearsal`
 # with every carried wheel installed (MLM_GPU_WHEELS=all). Exit 1 when any step fails.
 #   bash ci/gpu-rehearsal.sh        # log under $OUT (default /tmp/merlin-mlm-gpu-rehearsal)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ADD=(cupy-cuda13x==14.2.0 scipy==1.18.1 nvidia-cuda-nvcc-cu12==12.9.86 nvidia-cuda-nvrtc-cu12==12.9.86)
+ADD=(cupy-cuda13x==14.2.0 nvidia-cuda-nvcc-cu12==12.9.86 nvidia-cuda-nvrtc-cu12==12.9.86)
 t0=$SECONDS
 source "$ROOT/ci/env-today.sh"
 LAYER="$ROOT/.venv-gpu-rehearsal"
