@@ -18,7 +18,7 @@ import fake_cudf
 from helpers import ROOT, mask_lists, run_workflow
 from merlin_mlm_ops import MaskInputError, MaskRandom, SlidingWindows, mask_windows
 from merlin_mlm_ops.masking import engine
-from merlin_mlm_ops.ops.sliding_windows import window_keys, window_plan
+from merlin_mlm_ops.masking.windows import window_keys, window_plan
 
 
 def reference_windows(seq, max_len, step):

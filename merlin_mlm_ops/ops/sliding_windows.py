@@ -1,91 +1,15 @@
 """SlidingWindows: cut long histories into the windows of BERT4Rec's own data generator."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import merlin.dtypes as md
-import numpy as np
 from merlin.dag import ColumnSelector
 from merlin.schema import ColumnSchema
 from nvtabular.ops import Operator
 
-from merlin_mlm_ops.adapters import check_aligned, frame_adapter
+from merlin_mlm_ops.adapters.windows import cut_windows
 from merlin_mlm_ops.errors import MaskInputError
-from merlin_mlm_ops.masking import engine, hashing
-from merlin_mlm_ops.masking.arrays import array_module
+from merlin_mlm_ops.masking.windows import WINDOW_SALT, WindowPlan, window_keys, window_plan  # noqa: F401
 from merlin_mlm_ops.ops.base import check_int
-
-#: Salt of the window keys of windows 1, 2, ... (window 0 keeps the session's own key).
-WINDOW_SALT = 0x5BD1E9955BD1E995
-
-
-class WindowPlan(NamedTuple):
-    """Which windows a partition's rows are cut into (arrays of NumPy or CuPy).
-
-    ``rows[w]`` is the input row of window ``w``, ``index[w]`` its window index within the row
-    (0, 1, ... in increasing start order), ``starts[w]`` its first position in the row,
-    ``offsets`` the windows' offsets (``offsets[w + 1] - offsets[w]`` items each) and
-    ``source[i]`` the position in the input's flat values of output item ``i``.
-    """
-
-    rows: object
-    index: object
-    starts: object
-    offsets: object
-    source: object
-
-
-def _repeat(xp, values, counts, ends, total):
-    """``values[r]`` repeated ``counts[r]`` times (``ends`` = cumsum(counts)); CuPy's ``repeat``
-    takes no per-row counts, so it searches the ends instead, as hashing.row_ids does."""
-    if xp is np:
-        return np.repeat(values, counts)
-    return values[xp.searchsorted(ends, xp.arange(total, dtype=xp.int64), side="right")]
-
-
-def window_plan(offsets, max_len, step, xp=None):
-    """The windows of rows delimited by ``offsets`` (int64, starting at 0), as BERT4Rec cuts them.
-
-    A row of ``n <= max_len`` items is one window, itself.  A longer row gives
-    ``1 + ceil((n - max_len) / step)`` windows of ``max_len`` items starting at
-    ``0, ..., n - max_len - 2 * step, n - max_len - step, n - max_len``: the last window ends at
-    the row's end, the others step back from it by ``step``, and the first starts at 0.
-
-    >>> p = window_plan(np.array([0, 3, 10]), max_len=4, step=2)
-    >>> p.rows.tolist(), p.index.tolist(), p.starts.tolist(), p.offsets.tolist()
-    ([0, 1, 1, 1], [0, 0, 1, 2], [0, 0, 1, 3], [0, 3, 7, 11, 15])
-    """
-    xp = xp or array_module(offsets)
-    n_rows = offsets.shape[0] - 1
-    lengths = offsets[1:] - offsets[:-1]
-    over = xp.maximum(lengths - max_len, 0)  # the last window's start
-    counts = 1 + (over + (step - 1)) // step
-    ends = xp.cumsum(counts)
-    n_windows = int(ends[-1]) if n_rows else 0
-    rows = _repeat(xp, xp.arange(n_rows, dtype=xp.int64), counts, ends, n_windows)
-    index = xp.arange(n_windows, dtype=xp.int64) - (ends - counts)[rows]
-    # Counted back from the last window; window 0 starts at 0 (gen_data_fin appends beg_idx 0).
-    starts = xp.where(index == 0, 0, over[rows] - (counts[rows] - 1 - index) * step)
-    sizes = xp.minimum(lengths, max_len)[rows]
-    out_offsets = xp.zeros(n_windows + 1, dtype=xp.int64)
-    xp.cumsum(sizes, out=out_offsets[1:])
-    n_items = int(out_offsets[-1])
-    shift = offsets[:-1][rows] + starts - out_offsets[:-1]
-    source = _repeat(xp, shift, sizes, out_offsets[1:], n_items) + xp.arange(n_items, dtype=xp.int64)
-    return WindowPlan(rows, index, starts, out_offsets, source)
-
-
-def window_keys(row_keys, index, xp=None):
-    """The uint64 key of each window: the session's row key for window 0, else
-    ``mix64(mix64(row_key ^ WINDOW_SALT) + index * GOLDEN)`` (splitmix64, masking.hashing).
-
-    >>> window_keys(np.array([7, 7], dtype=np.uint64), np.array([0, 1])).tolist()[0]
-    7
-    """
-    xp = xp or array_module(row_keys)
-    mixed = hashing.mix64(hashing.mix64(row_keys ^ xp.uint64(WINDOW_SALT), xp)
-                          + index.astype(xp.uint64) * xp.uint64(hashing.GOLDEN), xp)
-    return xp.where(index == 0, row_keys, mixed)
 
 
 class SlidingWindows(Operator):
@@ -222,38 +146,8 @@ class SlidingWindows(Operator):
     # -- transform ------------------------------------------------------------------------
 
     def transform(self, col_selector: ColumnSelector, df):
-        names = self._names(col_selector)
-        if self.key not in df.columns:
-            raise MaskInputError(self.label, self.key, "key column is missing from the input")
-        adapter = frame_adapter(df)
-        # A zero-row or all-null partition shows no lists (and needs no windows): it passes as is.
-        lists = [name for name in names if adapter.is_list(df[name])]
-        flats = {}
-        for name in lists:
-            flats[name] = adapter.flatten(df[name], name, self.label, with_values=False)
-            if name != lists[0]:
-                check_aligned(flats[lists[0]], flats[name], df.index, lists[0], name, self.label)
-        kind, data, key_offsets = adapter.row_keys(df[self.key], self.key, self.label)
-        offsets = flats[lists[0]].offsets if lists else None
-        xp = array_module(offsets if lists else data)
-        row_keys = engine.row_keys_from_column(kind, data, key_offsets, xp)
-        if not lists or not bool(((offsets[1:] - offsets[:-1]) > self.max_len).any()):
-            # Every row is its own window 0: the frame passes unchanged, keyed by its row keys.
-            out = df[names + [self.key]].copy(deep=False)
-            out[self.window_key_name] = adapter.int_series(row_keys.view(xp.int64), df.index)
-            return out
-        plan = window_plan(offsets, self.max_len, self.step, xp)
-        columns = {}
-        for name in names:
-            if name in flats:
-                columns[name] = adapter.take_lists(df[name], flats[name], plan.source, plan.offsets,
-                                                   plan.rows, name, self.label)
-            else:
-                columns[name] = adapter.take(df[name], plan.rows)
-        columns[self.key] = adapter.take(df[self.key], plan.rows)
-        keys = window_keys(row_keys[plan.rows], plan.index, xp)
-        columns[self.window_key_name] = adapter.int_series(keys.view(xp.int64), None)
-        return adapter.frame(columns, adapter.take_index(df.index, plan.rows))
+        return cut_windows(df, self._names(col_selector), self.key, self.window_key_name,
+                           self.max_len, self.step, self.label)
 
     transform.__doc__ = Operator.transform.__doc__
 
