@@ -457,9 +457,30 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     return summary
 
 
+#: Rows of the first partition the workflow's schema is fitted on (without Categorify).
+SCHEMA_SAMPLE_ROWS = 64
+
+
+def schema_sample(sample, column, rows=SCHEMA_SAMPLE_ROWS):
+    """The first ``rows`` rows of ``sample``, led by its first row with a non-empty list in
+    ``column`` (NVTabular infers a list column's dtype from the first row and fails on an empty
+    one). A whole partition would cost seconds: merlin ships it through the Dask client to infer
+    a schema that a few rows give as well (the masks need no statistics)."""
+    from merlin_mlm_ops.adapters import frame_adapter
+
+    try:
+        flat = frame_adapter(sample).flatten(sample[column], column, "job", with_values=False)
+    except Exception:  # noqa: BLE001 - bad rows: the whole partition, so that the fit names them
+        return sample
+    lengths = np.diff(_host(flat.offsets))
+    first = int(np.argmax(lengths > 0)) if len(lengths) else 0
+    order = [first] + [i for i in range(min(rows, len(sample))) if i != first]
+    return sample.iloc[order]
+
+
 def _fit(workflow, job, checked, sample):
-    """Fit ``workflow``: on every file for Categorify, else on ``sample`` (the first partition:
-    MaskRandom has no statistics, and reading one partition is all the schema needs)."""
+    """Fit ``workflow``: on every file for Categorify, else on a few rows of ``sample`` (the first
+    partition; see :func:`schema_sample`)."""
     from merlin.io import Dataset
 
     from merlin_mlm_ops.errors import MaskInputError
@@ -471,7 +492,7 @@ def _fit(workflow, job, checked, sample):
                 workflow.fit(Dataset(checked.files, engine="parquet", cpu=not job.gpu, part_size=job.part_size,
                                      storage_options=job.storage_options))
             else:
-                workflow.fit(Dataset(sample, cpu=not job.gpu))
+                workflow.fit(Dataset(schema_sample(sample, job.columns[0]), cpu=not job.gpu))
     except Exception as exc:  # noqa: BLE001 - sorted below into the one-line errors
         if isinstance(exc, JobError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
             raise
