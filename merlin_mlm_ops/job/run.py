@@ -400,8 +400,9 @@ def _differences(old, new):
     for name in new:
         if name == "seed" and new[name] is None:
             continue  # no --seed: the resumed job takes the interrupted one's
-        if old.get(name, _ADDED_LATER.get(name)) != new[name]:
-            diff.append("input files" if name == "inputs" else f"{name} {old.get(name)!r} != {new[name]!r}")
+        before = old.get(name, _ADDED_LATER.get(name))
+        if before != new[name]:
+            diff.append("input files" if name == "inputs" else f"{name} {before!r} != {new[name]!r}")
     return ", ".join(diff)
 
 
