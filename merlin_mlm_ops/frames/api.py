@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from merlin_mlm_ops.frames._core import MaskSpec
+from merlin_mlm_ops.masking.bert_params import check_bert_options, check_input_column, item_draw
 from merlin_mlm_ops.masking.params import check_mask_column, check_pad_id, random_params
 
 #: Top-level module of a frame's class -> the frame kind.
@@ -56,7 +57,8 @@ def _apply(frame, spec):
 
 
 def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=1, max_masked=None,
-                pad_id=0, mask_column=None):
+                pad_id=0, mask_column=None, last_ratio=0.0, replace=None, vocab=None, item_counts=None,
+                input_column=None):
     """``frame`` with a random masked-item-modelling mask appended: MaskRandom's masks, bit for bit.
 
     The rules are :class:`merlin_mlm_ops.MaskRandom`'s (docs/frames.md): each eligible position
@@ -94,6 +96,26 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
         ``None``: all positions eligible.
     mask_column : str or None, default None
         Name of the mask column; ``None``: ``<column>_mask``.
+    last_ratio : float, default 0.0
+        Share of rows, in [0, 1], that take :func:`mask_last`'s mask instead (BERT4Rec's last-item
+        training copies; RecBole's ``ft_ratio``), chosen per row from ``(seed, epoch, row key)``.
+    replace : (float, float, float) or None, default None
+        BERT's 80/10/10: ``(mask, random, keep)`` shares, >= 0 and summing to 1, of the masked
+        positions of a random-mask row shown to the model as [MASK], as a random item, or as their
+        own item.  Adds the input-ids column: each row's item ids with ``pad_id`` at the [MASK]
+        positions and the drawn item at the random ones.  ``None``: no input column.
+    vocab : (int, int) or None, default None
+        ``[low, high)``, the ids random items are drawn from, uniformly, never ``pad_id``.  A frame
+        has no schema to take it from: when ``replace`` gives random items a share, pass
+        ``vocab`` or ``item_counts``.
+    item_counts : 1-D array of int or None, default None
+        Draw random items by popularity: id ``i`` in proportion to ``item_counts[i]`` (``pad_id``'s
+        count taken as 0).  Not with ``vocab``.
+    input_column : str or None, default None
+        Name of the input-ids column; ``None``: ``<column>_input``.  Only with ``replace``.
+
+    The BERT4Rec options follow :class:`merlin_mlm_ops.MaskRandom`'s rules and errors (both check
+    them with :mod:`merlin_mlm_ops.masking.bert_params`), and give its masks and input ids bit for bit.
 
     Example
     -------
@@ -105,8 +127,16 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
     """
     names = _columns(column)
     params = random_params(prob, seed=seed, key=key, epoch=epoch, min_masked=min_masked, max_masked=max_masked)
+    pad_id = check_pad_id(pad_id)
+    last_ratio, replace, vocab, item_counts = check_bert_options(
+        last_ratio=last_ratio, replace=replace, vocab=vocab, item_counts=item_counts, pad_id=pad_id)
+    input_column = check_input_column(input_column, replace)
+    if last_ratio > 0 or replace is not None:
+        draw = item_draw("mask_random", replace=replace, vocab=vocab, item_counts=item_counts, pad_id=pad_id)
+        params = {**params, "last_ratio": last_ratio, "replace": replace, "draw": draw}
+    input_name = None if replace is None else input_column or f"{names[0]}_input"
     spec = MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
-                    check_pad_id(pad_id), params["key"], params)
+                    pad_id, params["key"], params, input_name)
     return _apply(frame, spec)
 
 
