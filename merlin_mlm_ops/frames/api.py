@@ -161,3 +161,63 @@ def mask_last(frame, column, *, pad_id=0, mask_column=None):
     names = _columns(column)
     spec = MaskSpec("mask_last", names, check_mask_column(mask_column) or f"{names[0]}_mask", check_pad_id(pad_id))
     return _apply(frame, spec)
+
+
+def sliding_windows(frame, columns, max_len=200, step=None, *, key, window_key=None):
+    """``frame`` with each row cut into BERT4Rec's sliding windows: the SlidingWindows operator's output.
+
+    The windows are :class:`merlin_mlm_ops.SlidingWindows`' (docs/sliding-windows.md): a row of
+    at most ``max_len`` items is one window, itself; a longer row gives windows of ``max_len``
+    items, the last one aligned to the end of the history and the others stepping back from it
+    by ``step``, the first starting at 0.  Empty rows stay one empty window, null rows one null
+    window; windows follow their row, in start order.
+
+    The listed ``columns`` are aligned sequences of one session (ids, categories, timestamps),
+    cut alike (rows whose lengths differ raise a MaskInputError naming the column and row).
+    **Every other column is kept, its row's value repeated in each of the row's windows** (the
+    operator outputs only what it selects; here nothing is lost).  The ``key`` column is repeated
+    too, and ``window_key`` (default ``<key>_window``, int64) is appended: window 0 carries the
+    session's own row key, window ``w >= 1`` a mix of it and ``w``, so that
+    ``mask_random(..., key="<key>_window")`` masks each window as the operator chain
+    ``SlidingWindows >> MaskRandom(key="<key>_window")`` does.  pandas keeps each window's input
+    index label (repeated, as ``DataFrame.explode``).
+
+    Parameters
+    ----------
+    frame : pandas / Polars (eager) / Dask DataFrame, or pyarrow.Table
+        Polars LazyFrames and cuDF frames are refused (a TypeError).  Dask cuts each partition.
+    columns : str or list of str
+        The list columns to cut.
+    max_len : int, default 200
+        Largest window, >= 1.
+    step : int or None, default None
+        Distance between window starts, in ``[1, max_len]``; ``None``: ``max_len // 2`` (at least 1).
+    key : str
+        Column with one integer or string session id per row; nulls are an error.
+    window_key : str or None, default None
+        Name of the window-key column; ``None``: ``<key>_window``.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"session": [1, 2], "user": ["a", "b"], "item_ids": [[1, 2, 3, 4, 5, 6, 7], [8, 9]]})
+    >>> out = sliding_windows(df, "item_ids", max_len=4, step=2, key="session")
+    >>> [w.tolist() for w in out["item_ids"]], out["user"].tolist()
+    ([[1, 2, 3, 4], [2, 3, 4, 5], [4, 5, 6, 7], [8, 9]], ['a', 'a', 'a', 'b'])
+    >>> out.columns.tolist()
+    ['session', 'user', 'item_ids', 'session_window']
+    """
+    from merlin_mlm_ops.frames import _windows
+
+    spec = _windows.window_spec(_columns(columns), key, window_key, max_len, step)
+    kind = _kind(frame)
+    if kind == "pandas":
+        return _windows.cut_pandas(frame, spec)
+    if kind == "pyarrow":
+        return _windows.cut_table(frame, spec)
+    if kind == "polars":
+        return _windows.cut_polars(frame, spec)
+    if kind == "dask":
+        return _windows.cut_dask(frame, spec)
+    raise TypeError("sliding_windows takes pandas, Polars (eager) or Dask DataFrames or a pyarrow.Table; "
+                    "cuDF frames: use the SlidingWindows operator")
