@@ -86,7 +86,7 @@ def cut_table(table, spec):
 
     spec.check_columns(table.column_names)
     out = cut_pandas(table.to_pandas(types_mapper=pd.ArrowDtype), spec)
-    return pa.Table.from_pandas(out, preserve_index=False)
+    return pa.Table.from_pandas(out, preserve_index=False).replace_schema_metadata(table.schema.metadata)
 
 
 def cut_polars(frame, spec):
