@@ -75,6 +75,15 @@ def test_replace_with_vocab_writes_the_operators_input_ids_in_every_epoch(schedu
     assert job["replace"] == [0.6, 0.2, 0.2] and job["vocab"] == [1, 60] and job["popularity"] is False
 
 
+def test_replace_without_random_items_needs_no_vocabulary(scheduler, raw, sessions, tmp_path):
+    out = str(tmp_path / "masked")
+    assert main(["mask", raw, "-o", out, "-c", "item_ids", "--seed", "4", "--key", "session_id", "--prob", "0.3",
+                 "--replace", "0.9,0,0.1", "--scheduler", scheduler, "--no-progress"]) == 0
+    [got] = _epochs(out, sessions)
+    want = _operator(sessions, 0, replace=(0.9, 0.0, 0.1))
+    assert _lists(got["item_ids_input"]) == _lists(want["item_ids_input"])
+
+
 def test_vocab_n_is_zero_to_n(scheduler, raw, sessions, tmp_path):
     out = str(tmp_path / "masked")
     assert main(["mask", raw, "-o", out, "-c", "item_ids", "--seed", "4", "--key", "session_id", "--prob", "0.3",
@@ -130,6 +139,7 @@ def test_popularity_draws_with_categorifys_counts(scheduler, raw, sessions, tmp_
     (["--popularity"], "--popularity chooses the random items of --replace: pass --replace too"),
     (["--replace", "0.8,0.1,0.1", "--popularity"], "--popularity needs --categorify"),
     (["--replace", "0.8,0.1,0.1", "--popularity", "--vocab", "9", "--categorify"], "not both"),
+    (["--replace", "0.8,0.1,0.1"], "--replace draws random items from an unknown vocabulary: pass --vocab"),
     (["--last-ratio", "2"], "--last-ratio: last_ratio must be in [0, 1], got 2.0"),
     (["--last-ratio", "nan"], "--last-ratio: last_ratio must not be NaN"),
 ])

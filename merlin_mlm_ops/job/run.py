@@ -136,6 +136,9 @@ def _check_bert_options(job):
         raise JobError("--popularity: pass --vocab (uniform random items) or --popularity (by popularity), not both")
     if job.popularity and not job.categorify:
         raise JobError("--popularity needs --categorify: the item counts are those of Categorify's fit")
+    if job.replace is not None and job.replace[1] > 0 and job.vocab is None and not job.categorify:
+        raise JobError("--replace draws random items from an unknown vocabulary: pass --vocab N or LOW:HIGH, "
+                       "or --categorify (its ids; with --popularity, by its counts)")
 
 
 def popularity_counts(workflow, column):
