@@ -155,6 +155,14 @@ def test_lazy_polars_and_series_are_refused():
         sliding_windows(_frame()["item_ids"], "item_ids", max_len=4, key="session_id")
 
 
+def test_cudf_frames_are_refused(monkeypatch):
+    import fake_pylibcudf
+
+    cudf = fake_pylibcudf.install(monkeypatch)
+    with pytest.raises(TypeError, match="not cudf frames"):
+        sliding_windows(cudf.DataFrame.from_arrow(_table()), "item_ids", max_len=4, key="session_id")
+
+
 def test_the_operator_gives_the_same_windows_and_masks():
     pytest.importorskip("nvtabular")
     from merlin.dag import ColumnSelector

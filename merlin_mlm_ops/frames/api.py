@@ -33,27 +33,23 @@ def _columns(column):
     return names
 
 
-def _apply(frame, spec):
+#: Frame kind -> (module of merlin_mlm_ops.frames, function) that masks it / cuts its windows.
+_MASKERS = {"pandas": ("_pandas", "apply"), "pyarrow": ("_arrow_frames", "apply_table"),
+            "polars": ("_arrow_frames", "apply_polars"), "cudf": ("_cudf", "apply"), "dask": ("_dask", "apply")}
+_WINDOWERS = {"pandas": ("_windows", "cut_pandas"), "pyarrow": ("_windows", "cut_table"),
+              "polars": ("_windows", "cut_polars"), "dask": ("_windows", "cut_dask")}
+
+
+def _apply(frame, spec, functions=_MASKERS):
+    """``function(frame, spec)`` for the frame's kind (its module imported only now)."""
+    import importlib
+
     kind = _kind(frame)
-    if kind == "pandas":
-        from merlin_mlm_ops.frames import _pandas
-
-        return _pandas.apply(frame, spec)
-    if kind == "pyarrow":
-        from merlin_mlm_ops.frames import _arrow_frames
-
-        return _arrow_frames.apply_table(frame, spec)
-    if kind == "polars":
-        from merlin_mlm_ops.frames import _arrow_frames
-
-        return _arrow_frames.apply_polars(frame, spec)
-    if kind == "cudf":
-        from merlin_mlm_ops.frames import _cudf
-
-        return _cudf.apply(frame, spec)
-    from merlin_mlm_ops.frames import _dask
-
-    return _dask.apply(frame, spec)
+    if kind not in functions:
+        raise TypeError(f"{spec.label} takes pandas, Polars (eager) or Dask DataFrames or a pyarrow.Table, not "
+                        f"{kind} frames (use the operator)")
+    module, name = functions[kind]
+    return getattr(importlib.import_module(f"merlin_mlm_ops.frames.{module}"), name)(frame, spec)
 
 
 def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=1, max_masked=None,
@@ -210,14 +206,4 @@ def sliding_windows(frame, columns, max_len=200, step=None, *, key, window_key=N
     from merlin_mlm_ops.frames import _windows
 
     spec = _windows.window_spec(_columns(columns), key, window_key, max_len, step)
-    kind = _kind(frame)
-    if kind == "pandas":
-        return _windows.cut_pandas(frame, spec)
-    if kind == "pyarrow":
-        return _windows.cut_table(frame, spec)
-    if kind == "polars":
-        return _windows.cut_polars(frame, spec)
-    if kind == "dask":
-        return _windows.cut_dask(frame, spec)
-    raise TypeError("sliding_windows takes pandas, Polars (eager) or Dask DataFrames or a pyarrow.Table; "
-                    "cuDF frames: use the SlidingWindows operator")
+    return _apply(frame, spec, _WINDOWERS)

@@ -103,35 +103,32 @@ def _window(text):
     return max_len, step
 
 
-def _replace(text):
-    """``MASK,RANDOM,KEEP`` as three floats, or a one-line JobError (the shares are checked with
-    MaskRandom's rules in validate_job)."""
+def _numbers(option, text, cast, sep, counts, expected):
+    """``text`` split at ``sep`` into ``counts`` numbers made by ``cast``, or a one-line JobError naming
+    ``option`` (the values are checked with MaskRandom's rules in validate_job)."""
     from merlin_mlm_ops.errors import JobError
 
+    try:
+        values = tuple(cast(x) for x in text.split(sep))
+    except ValueError:
+        values = ()
+    if len(values) not in counts:
+        raise JobError(f"{option}: expected {expected}, got {text!r}")
+    return values
+
+
+def _replace(text):
+    """``--replace MASK,RANDOM,KEEP`` as three floats (None when not given)."""
     if text is None:
         return None
-    try:
-        shares = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        shares = ()
-    if len(shares) != 3:
-        raise JobError(f"--replace: expected MASK,RANDOM,KEEP (three numbers, e.g. 0.8,0.1,0.1), got {text!r}")
-    return shares
+    return _numbers("--replace", text, float, ",", (3,), "MASK,RANDOM,KEEP (three numbers, e.g. 0.8,0.1,0.1)")
 
 
 def _vocab(text):
-    """``N`` as ``(0, N)``, ``LOW:HIGH`` as ``(LOW, HIGH)``, or a one-line JobError (the bounds are
-    checked with MaskRandom's rules in validate_job)."""
-    from merlin_mlm_ops.errors import JobError
-
+    """``--vocab N`` as ``(0, N)``, ``LOW:HIGH`` as ``(LOW, HIGH)`` (None when not given)."""
     if text is None:
         return None
-    try:
-        bounds = tuple(int(x) for x in text.split(":"))
-    except ValueError:
-        bounds = ()
-    if len(bounds) not in (1, 2):
-        raise JobError(f"--vocab: expected N or LOW:HIGH (integers), got {text!r}")
+    bounds = _numbers("--vocab", text, int, ":", (1, 2), "N or LOW:HIGH (integers)")
     return (0, bounds[0]) if len(bounds) == 1 else bounds
 
 
