@@ -73,6 +73,7 @@ def test_replace_with_vocab_writes_the_operators_input_ids_in_every_epoch(schedu
     with open(os.path.join(out, "mlm-job.json")) as fh:
         job = json.load(fh)["job"]
     assert job["replace"] == [0.6, 0.2, 0.2] and job["vocab"] == [1, 60] and job["popularity"] is False
+    assert main(["stats", out]) == 0  # the input column does not disturb the report
 
 
 def test_replace_without_random_items_needs_no_vocabulary(scheduler, raw, sessions, tmp_path):
