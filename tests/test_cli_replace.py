@@ -174,3 +174,19 @@ def test_resume_arguments_hold_the_corruption_options_and_accept_runs_from_befor
     assert _differences({}, new) == ""  # a run recorded before the options: their defaults
     assert _differences({}, new | {"popularity": True}) == "popularity False != True"
     assert _differences({"last_ratio": 0.3}, new) == "last_ratio 0.3 != 0.0"
+
+
+def test_with_epoch_keeps_the_vocabulary_taken_from_the_schema(sessions):
+    """The job makes each epoch's operator with with_epoch: it must keep the Categorify domain, which no
+    parameter holds (it raised 'the vocabulary is unknown' when it dropped it)."""
+    import nvtabular as nvt
+    from merlin.dag import ColumnSelector
+
+    op = MaskRandom(prob=0.3, seed=4, key="session_id", replace=(0.0, 1.0, 0.0), item_counts=None)
+    out, _ = run_workflow(["session_id"] + (["item_ids"] >> nvt.ops.Categorify() >> op), sessions)
+    later = op.with_epoch(1)
+    assert later._schema_vocab == op._schema_vocab is not None and later.replace == op.replace
+    got = later.transform(ColumnSelector(["item_ids"]), out[["session_id", "item_ids"]])["item_ids_input"]
+    low, high = op._schema_vocab
+    drawn = np.concatenate([np.asarray(i) for i in got])
+    assert drawn.min() >= low and drawn.max() < high
