@@ -166,7 +166,7 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
     from merlin_mlm_ops.compat.dask import register as register_compat
     from merlin_mlm_ops.job import output as jo
     from merlin_mlm_ops.job.run import (_fit, _totals, build_workflow, job_arguments, mask_remaining,
-                                        read_partition, set_popularity, summarize)
+                                        read_partition, summarize)
 
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
@@ -178,7 +178,6 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
     target.write(st.RUN_FILE, json.dumps(run, sort_keys=True).encode())
     register_compat(client)
     _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu, job.storage_options))
-    set_popularity(job, workflow, mask_op)
     kept = {}
     if resumed is not None:
         kept = _verified_parts(target, checked.partitions)

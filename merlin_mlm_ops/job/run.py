@@ -113,9 +113,9 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     return checked
 
 
-def _bert_kwargs(job, item_counts=None):
-    """MaskRandom's BERT4Rec options of ``job`` (``item_counts``: those of ``--popularity``)."""
-    return {"last_ratio": job.last_ratio, "replace": job.replace, "vocab": job.vocab, "item_counts": item_counts}
+def _bert_kwargs(job):
+    """MaskRandom's BERT4Rec options of ``job`` (``--popularity``'s counts come after the fit: set_popularity)."""
+    return {"last_ratio": job.last_ratio, "replace": job.replace, "vocab": job.vocab}
 
 
 def _check_bert_options(job):
