@@ -92,6 +92,7 @@ def test_vocab_n_is_zero_to_n(scheduler, raw, sessions, tmp_path):
     [got] = _epochs(out, sessions)
     want = _operator(sessions, 0, replace=(0.0, 1.0, 0.0), vocab=(0, 60))
     assert _lists(got["item_ids_input"]) == _lists(want["item_ids_input"])
+    assert mask_lists(got["item_ids_mask"]) == mask_lists(_operator(sessions, 0)["item_ids_mask"])  # mask unchanged
 
 
 def test_categorify_vocabulary_reaches_every_epoch(scheduler, raw, sessions, tmp_path):

@@ -117,6 +117,20 @@ def test_defaults_give_the_plain_masks_and_input_column_names_the_column():
     assert out.column("item_ids_mask").equals(plain.column("item_ids_mask"))  # replace changes no mask
 
 
+def test_the_input_column_has_the_item_columns_type():
+    for item_type in (pa.list_(pa.int32()), pa.large_list(pa.int64())):
+        table = pa.table({"item_ids": pa.array(ROWS, type=item_type)})
+        out = mask_random(table, "item_ids", **ARGS, replace=(0.5, 0.3, 0.2), vocab=(1, 40))
+        assert out.schema.field("item_ids_input").type == item_type
+        frame = pd.DataFrame({"item_ids": pd.Series(pd.arrays.ArrowExtensionArray(table.column("item_ids")))})
+        got = mask_random(frame, "item_ids", **ARGS, replace=(0.5, 0.3, 0.2), vocab=(1, 40))["item_ids_input"]
+        assert got.dtype == pd.ArrowDtype(item_type)
+    frame = pd.DataFrame({"item_ids": pd.Series([np.array(r, dtype=np.int32) if r is not None else None for r in ROWS],
+                                                dtype=object)})
+    got = mask_random(frame, "item_ids", **ARGS, replace=(0.5, 0.3, 0.2), vocab=(1, 40))["item_ids_input"]
+    assert got.dtype == object and next(r for r in got if r is not None).dtype == np.int32
+
+
 @pytest.mark.parametrize("options", [
     dict(last_ratio=1.5), dict(last_ratio="x"), dict(replace=(0.5, 0.5)), dict(replace=(0.5, 0.6, -0.1)),
     dict(replace=(0.5, 0.5, 0.5)), dict(replace=(0.8, 0.1, 0.1), vocab=(5, 5)),
