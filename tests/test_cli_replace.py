@@ -191,3 +191,24 @@ def test_with_epoch_keeps_the_vocabulary_taken_from_the_schema(sessions):
     low, high = op._schema_vocab
     drawn = np.concatenate([np.asarray(i) for i in got])
     assert drawn.min() >= low and drawn.max() < high
+
+
+def test_windows_with_replace_give_the_dataframe_apis_windows_and_input_ids(scheduler, raw, sessions, tmp_path):
+    """--window then --replace, every epoch: sliding_windows >> mask_random(key=<key>_window) on the same rows."""
+    from merlin_mlm_ops import mask_random, sliding_windows
+
+    out = str(tmp_path / "masked")
+    assert main(["mask", raw, "-o", out, "-c", "item_ids", "--seed", "4", "--key", "session_id", "--prob", "0.3",
+                 "--window", "6:3", "--epochs", "2", "--replace", "0.5,0.3,0.2", "--vocab", "1:60",
+                 "--scheduler", scheduler, "--no-progress"]) == 0
+    windows = sliding_windows(sessions[["session_id", "item_ids"]], "item_ids", max_len=6, step=3, key="session_id")
+    assert len(windows) > len(sessions)
+    for epoch, path in enumerate(epoch_paths(out)):
+        files = sorted(glob.glob(os.path.join(path, "*.parquet")))
+        got = pd.concat([pd.read_parquet(f) for f in files]).set_index("session_id", drop=False)
+        got = got.loc[sessions["session_id"]].reset_index(drop=True)  # sessions' order, windows in order
+        want = mask_random(windows, "item_ids", prob=0.3, seed=4, key="session_id_window", epoch=epoch,
+                           replace=(0.5, 0.3, 0.2), vocab=(1, 60))
+        assert got["session_id_window"].tolist() == want["session_id_window"].tolist()
+        assert mask_lists(got["item_ids_mask"]) == mask_lists(want["item_ids_mask"])
+        assert _lists(got["item_ids_input"]) == _lists(want["item_ids_input"])
