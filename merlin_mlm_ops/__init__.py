@@ -6,7 +6,7 @@
 
 Without Merlin, the same masks on pandas, Polars, PyArrow, cuDF or Dask frames (docs/frames.md):
 
-    from merlin_mlm_ops import mask_random, mask_last
+    from merlin_mlm_ops import mask_random, mask_last, sliding_windows
     out = mask_random(df, "item_ids", prob=0.2, seed=7, key="session_id")
 
 The operators are imported on first use, so ``import merlin_mlm_ops``, the dataframe API
@@ -25,6 +25,7 @@ _LAZY = {
     "MaskInputError": "merlin_mlm_ops.errors",
     "mask_random": "merlin_mlm_ops.frames",
     "mask_last": "merlin_mlm_ops.frames",
+    "sliding_windows": "merlin_mlm_ops.frames",
 }
 
 __all__ = [*_LAZY, "__version__"]

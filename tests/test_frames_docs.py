@@ -20,9 +20,10 @@ def _library(code):
     return re.search(r"^import (\w+)", code, re.M).group(1)
 
 
-def test_the_doc_has_one_example_per_frame_kind():
+def test_the_doc_has_one_example_per_frame_kind_then_the_options_and_windows():
     libraries = [_library(code) for code, _ in PAIRS]
-    assert libraries == ["pandas", "pandas", "pyarrow", "polars", "dask", "cudf"]
+    assert libraries[:6] == ["pandas", "pandas", "pyarrow", "polars", "dask", "cudf"]
+    assert libraries[6:] == ["pyarrow", "pandas"]  # the BERT4Rec options, sliding_windows
 
 
 @pytest.mark.parametrize("code, output", PAIRS, ids=[f"{k}-{_library(c)}" for k, (c, _) in enumerate(PAIRS)])

@@ -24,10 +24,11 @@ class FlatList(NamedTuple):
 
 def frame_adapter(df):
     """The adapter module for a partition: pandas, or cuDF."""
-    # imported here, not at the top: pandas_lists (used by merlin_mlm_ops.frames) needs no Merlin
-    from merlin.core.dispatch import is_cpu_object
+    # merlin.core.dispatch.is_cpu_object's test, without importing Merlin (the dataframe API's
+    # sliding_windows runs cut_windows where there is none)
+    import pandas as pd
 
-    if is_cpu_object(df):
+    if isinstance(df, (pd.DataFrame, pd.Series)):
         from merlin_mlm_ops.adapters import pandas_lists
 
         return pandas_lists

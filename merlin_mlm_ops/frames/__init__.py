@@ -18,6 +18,6 @@ go through pylibcudf, not a dataframe API; Dask needs ``map_partitions`` with a 
 is left per library is a few lines (read a column, append a column), which a dependency would
 not shorten.  Each library is imported only when a frame of its kind arrives.
 """
-from merlin_mlm_ops.frames.api import KINDS, mask_last, mask_random
+from merlin_mlm_ops.frames.api import KINDS, mask_last, mask_random, sliding_windows
 
-__all__ = ["KINDS", "mask_last", "mask_random"]
+__all__ = ["KINDS", "mask_last", "mask_random", "sliding_windows"]

@@ -5,8 +5,9 @@ from merlin_mlm_ops.errors import MaskInputError
 from merlin_mlm_ops.frames import arrow_lists
 
 
-def _mask_array(columns, spec, n_rows):
-    """The mask as an Arrow array, from ``columns(name)`` -> the Arrow data of a column."""
+def _mask_arrays(columns, spec, n_rows):
+    """``{name: Arrow array}`` of the mask (and the input ids, under ``replace``), from
+    ``columns(name)`` -> the Arrow data of a column."""
     labels = range(n_rows)
     source = columns(spec.columns[0])
     first = arrow_lists.flatten(source, spec.columns[0], spec.label, labels)
@@ -15,13 +16,19 @@ def _mask_array(columns, spec, n_rows):
     keys = None
     if spec.random and spec.key:
         keys = arrow_lists.row_keys(columns(spec.key), spec.key, spec.label, labels)
-    return arrow_lists.bool_lists(spec.mask(first, keys), first, source.type)
+    mask, ids = spec.mask(first, keys)
+    out = {spec.mask_name: arrow_lists.bool_lists(mask, first, source.type)}
+    if ids is not None:
+        out[spec.input_name] = arrow_lists.value_lists(ids, first, source.type)
+    return out
 
 
 def apply_table(table, spec):
     """A ``pyarrow.Table`` with the mask column appended (``list`` in: ``list<bool>``; ``large_list``: large)."""
     spec.check_columns(table.column_names)
-    return table.append_column(spec.mask_name, _mask_array(table.column, spec, table.num_rows))
+    for name, array in _mask_arrays(table.column, spec, table.num_rows).items():
+        table = table.append_column(name, array)
+    return table
 
 
 def apply_polars(frame, spec):
@@ -38,11 +45,13 @@ def apply_polars(frame, spec):
         spec.check_columns(schema.names())
         out_schema = dict(schema)
         out_schema[spec.mask_name] = pl.List(pl.Boolean)
+        if spec.input_name is not None:
+            out_schema[spec.input_name] = schema[spec.columns[0]]
         return frame.map_batches(lambda batch: apply_polars(batch, spec), schema=out_schema, streamable=False,
                                  predicate_pushdown=False, projection_pushdown=False, slice_pushdown=False)
     spec.check_columns(frame.columns)
-    mask = _mask_array(lambda name: _polars_arrow(frame.get_column(name), name, spec), spec, frame.height)
-    return frame.with_columns(pl.from_arrow(mask).alias(spec.mask_name))
+    arrays = _mask_arrays(lambda name: _polars_arrow(frame.get_column(name), name, spec), spec, frame.height)
+    return frame.with_columns([pl.from_arrow(array).alias(name) for name, array in arrays.items()])
 
 
 def _polars_arrow(series, name, spec):

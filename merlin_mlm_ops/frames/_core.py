@@ -13,6 +13,7 @@ from typing import Optional
 from merlin_mlm_ops.adapters import check_aligned
 from merlin_mlm_ops.errors import MaskInputError
 from merlin_mlm_ops.masking import engine
+from merlin_mlm_ops.masking.bert_params import extended_mask
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,9 @@ class MaskSpec:
     """One call of :func:`mask_random` or :func:`mask_last`, its arguments already checked.
 
     ``label`` starts every error message; ``columns`` are the selected list columns (the first
-    holds the item ids); ``params`` are MaskRandom's arguments (empty for MaskLast).
+    holds the item ids); ``params`` are MaskRandom's arguments (empty for MaskLast), with its
+    BERT4Rec options (``last_ratio``, ``replace``, ``draw``: the :class:`~merlin_mlm_ops.masking.rules.ItemDraw`)
+    when they are set; ``input_name`` names the input-ids column written under ``replace``.
     """
 
     label: str
@@ -29,6 +32,7 @@ class MaskSpec:
     pad_id: Optional[int]
     key: Optional[str] = None
     params: dict = field(default_factory=dict)
+    input_name: Optional[str] = None
 
     @property
     def random(self):
@@ -49,6 +53,9 @@ class MaskSpec:
         if self.mask_name in names:
             raise ValueError(f"{self.label}: mask column name {self.mask_name!r} collides with a column "
                              "of the frame; pass another mask_column")
+        if self.input_name is not None and (self.input_name in names or self.input_name == self.mask_name):
+            raise ValueError(f"{self.label}: input column name {self.input_name!r} collides with another "
+                             "column; pass another input_column")
 
     def aligned(self, first, others, labels):
         """Raise unless every other selected column has the first one's row lengths and null rows."""
@@ -56,13 +63,18 @@ class MaskSpec:
             check_aligned(first, flat, labels, self.columns[0], name, self.label)
 
     def mask(self, first, row_keys=None):
-        """The flat bool mask of ``first`` (a FlatList); ``row_keys`` as the adapters' ``row_keys`` give."""
+        """The flat bool mask of ``first`` (a FlatList), and the flat input ids (None without ``replace``);
+        ``row_keys`` as the adapters' ``row_keys`` give."""
         if not self.random:
-            return engine.last_mask(first.values, first.offsets, pad_id=self.pad_id)
+            return engine.last_mask(first.values, first.offsets, pad_id=self.pad_id), None
         keys = None
         if row_keys is not None:
             keys = engine.row_keys_from_column(*row_keys, xp=engine.array_module(first.offsets))
         p = self.params
-        return engine.random_mask(first.values, first.offsets, keys, seed=p["seed"], epoch=p["epoch"],
-                                  prob=p["prob"], min_masked=p["min_masked"], max_masked=p["max_masked"],
-                                  pad_id=self.pad_id)
+        rules = dict(seed=p["seed"], epoch=p["epoch"], prob=p["prob"], min_masked=p["min_masked"],
+                     max_masked=p["max_masked"], pad_id=self.pad_id)
+        if "replace" not in p:  # no BERT4Rec option: MaskRandom's default path
+            return engine.random_mask(first.values, first.offsets, keys, **rules), None
+        out = extended_mask(self.label, first.values, first.offsets, keys, draw=p["draw"],
+                            last_ratio=p["last_ratio"], replace=p["replace"], **rules)
+        return out if isinstance(out, tuple) else (out, None)

@@ -105,7 +105,9 @@ def _null_item(cp, elements, start, stop, offsets, valid, index, column, op):
 
 
 def bool_lists(mask, flat, reuse, name, index):
-    """A cuDF list<bool> Series with ``flat``'s rows; shares the source's offsets and bitmask when ``reuse``."""
+    """A cuDF list<bool> Series with ``flat``'s rows; shares the source's offsets and bitmask when ``reuse``.
+
+    ``mask`` may hold any fixed-width values (the input ids too): they become the list's elements."""
     import cudf
 
     cp, plc = _modules()
@@ -156,5 +158,8 @@ def apply(frame, spec):
     others = [(c, flatten(frame[c], c, spec.label, False)[0]) for c in spec.columns[1:]]
     spec.aligned(first, others, labels)
     keys = row_keys(frame[spec.key], spec.key, spec.label) if spec.random and spec.key else None
-    mask = spec.mask(first, keys)
-    return frame.assign(**{spec.mask_name: bool_lists(mask, first, reuse, spec.mask_name, frame.index)})
+    mask, ids = spec.mask(first, keys)
+    out = {spec.mask_name: bool_lists(mask, first, reuse, spec.mask_name, frame.index)}
+    if ids is not None:  # the same list structure, the input ids as elements
+        out[spec.input_name] = bool_lists(ids, first, reuse, spec.input_name, frame.index)
+    return frame.assign(**out)

@@ -38,10 +38,17 @@ def apply(frame, spec):
     first = _flatten(source, spec.columns[0], spec, labels)
     spec.aligned(first, [(c, _flatten(frame[c], c, spec, labels, False)) for c in spec.columns[1:]], labels)
     keys = row_keys(frame[spec.key], spec.key, spec.label, labels) if spec.random and spec.key else None
-    mask = spec.mask(first, keys)
+    mask, ids = spec.mask(first, keys)
+    out = {spec.mask_name: _lists(mask, first, source, frame.index, arrow_lists.bool_lists,
+                                  pandas_lists.build_bool_lists)}
+    if ids is not None:
+        out[spec.input_name] = _lists(ids, first, source, frame.index, arrow_lists.value_lists,
+                                      pandas_lists.build_lists)
+    return frame.assign(**out)
+
+
+def _lists(values, first, source, index, arrow_build, object_build):
+    """A list column of flat ``values`` with ``first``'s rows, of ``source``'s kind (Arrow or object)."""
     if _is_arrow(source):
-        arrow = arrow_lists.bool_lists(mask, first, _arrow(source).type)
-        out = pd.Series(pd.arrays.ArrowExtensionArray(arrow), index=frame.index)
-    else:
-        out = pandas_lists.build_bool_lists(mask, first.offsets, first.valid, frame.index)
-    return frame.assign(**{spec.mask_name: out})
+        return pd.Series(pd.arrays.ArrowExtensionArray(arrow_build(values, first, _arrow(source).type)), index=index)
+    return object_build(values, first.offsets, first.valid, index)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from merlin_mlm_ops.frames._core import MaskSpec
+from merlin_mlm_ops.masking.bert_params import check_bert_options, check_input_column, item_draw
 from merlin_mlm_ops.masking.params import check_mask_column, check_pad_id, random_params
 
 #: Top-level module of a frame's class -> the frame kind.
@@ -32,31 +33,28 @@ def _columns(column):
     return names
 
 
-def _apply(frame, spec):
+#: Frame kind -> (module of merlin_mlm_ops.frames, function) that masks it / cuts its windows.
+_MASKERS = {"pandas": ("_pandas", "apply"), "pyarrow": ("_arrow_frames", "apply_table"),
+            "polars": ("_arrow_frames", "apply_polars"), "cudf": ("_cudf", "apply"), "dask": ("_dask", "apply")}
+_WINDOWERS = {"pandas": ("_windows", "cut_pandas"), "pyarrow": ("_windows", "cut_table"),
+              "polars": ("_windows", "cut_polars"), "dask": ("_windows", "cut_dask")}
+
+
+def _apply(frame, spec, functions=_MASKERS):
+    """``function(frame, spec)`` for the frame's kind (its module imported only now)."""
+    import importlib
+
     kind = _kind(frame)
-    if kind == "pandas":
-        from merlin_mlm_ops.frames import _pandas
-
-        return _pandas.apply(frame, spec)
-    if kind == "pyarrow":
-        from merlin_mlm_ops.frames import _arrow_frames
-
-        return _arrow_frames.apply_table(frame, spec)
-    if kind == "polars":
-        from merlin_mlm_ops.frames import _arrow_frames
-
-        return _arrow_frames.apply_polars(frame, spec)
-    if kind == "cudf":
-        from merlin_mlm_ops.frames import _cudf
-
-        return _cudf.apply(frame, spec)
-    from merlin_mlm_ops.frames import _dask
-
-    return _dask.apply(frame, spec)
+    if kind not in functions:
+        raise TypeError(f"{spec.label} takes pandas, Polars (eager) or Dask DataFrames or a pyarrow.Table, not "
+                        f"{kind} frames (use the operator)")
+    module, name = functions[kind]
+    return getattr(importlib.import_module(f"merlin_mlm_ops.frames.{module}"), name)(frame, spec)
 
 
 def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=1, max_masked=None,
-                pad_id=0, mask_column=None):
+                pad_id=0, mask_column=None, last_ratio=0.0, replace=None, vocab=None, item_counts=None,
+                input_column=None):
     """``frame`` with a random masked-item-modelling mask appended: MaskRandom's masks, bit for bit.
 
     The rules are :class:`merlin_mlm_ops.MaskRandom`'s (docs/frames.md): each eligible position
@@ -94,6 +92,26 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
         ``None``: all positions eligible.
     mask_column : str or None, default None
         Name of the mask column; ``None``: ``<column>_mask``.
+    last_ratio : float, default 0.0
+        Share of rows, in [0, 1], that take :func:`mask_last`'s mask instead (BERT4Rec's last-item
+        training copies; RecBole's ``ft_ratio``), chosen per row from ``(seed, epoch, row key)``.
+    replace : (float, float, float) or None, default None
+        BERT's 80/10/10: ``(mask, random, keep)`` shares, >= 0 and summing to 1, of the masked
+        positions of a random-mask row shown to the model as [MASK], as a random item, or as their
+        own item.  Adds the input-ids column: each row's item ids with ``pad_id`` at the [MASK]
+        positions and the drawn item at the random ones.  ``None``: no input column.
+    vocab : (int, int) or None, default None
+        ``[low, high)``, the ids random items are drawn from, uniformly, never ``pad_id``.  A frame
+        has no schema to take it from: when ``replace`` gives random items a share, pass
+        ``vocab`` or ``item_counts``.
+    item_counts : 1-D array of int or None, default None
+        Draw random items by popularity: id ``i`` in proportion to ``item_counts[i]`` (``pad_id``'s
+        count taken as 0).  Not with ``vocab``.
+    input_column : str or None, default None
+        Name of the input-ids column; ``None``: ``<column>_input``.  Only with ``replace``.
+
+    The BERT4Rec options follow :class:`merlin_mlm_ops.MaskRandom`'s rules and errors (both check
+    them with :mod:`merlin_mlm_ops.masking.bert_params`), and give its masks and input ids bit for bit.
 
     Example
     -------
@@ -105,8 +123,16 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
     """
     names = _columns(column)
     params = random_params(prob, seed=seed, key=key, epoch=epoch, min_masked=min_masked, max_masked=max_masked)
+    pad_id = check_pad_id(pad_id)
+    last_ratio, replace, vocab, item_counts = check_bert_options(
+        last_ratio=last_ratio, replace=replace, vocab=vocab, item_counts=item_counts, pad_id=pad_id)
+    input_column = check_input_column(input_column, replace)
+    if last_ratio > 0 or replace is not None:
+        draw = item_draw("mask_random", replace=replace, vocab=vocab, item_counts=item_counts, pad_id=pad_id)
+        params = {**params, "last_ratio": last_ratio, "replace": replace, "draw": draw}
+    input_name = None if replace is None else input_column or f"{names[0]}_input"
     spec = MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
-                    check_pad_id(pad_id), params["key"], params)
+                    pad_id, params["key"], params, input_name)
     return _apply(frame, spec)
 
 
@@ -131,3 +157,53 @@ def mask_last(frame, column, *, pad_id=0, mask_column=None):
     names = _columns(column)
     spec = MaskSpec("mask_last", names, check_mask_column(mask_column) or f"{names[0]}_mask", check_pad_id(pad_id))
     return _apply(frame, spec)
+
+
+def sliding_windows(frame, columns, max_len=200, step=None, *, key, window_key=None):
+    """``frame`` with each row cut into BERT4Rec's sliding windows: the SlidingWindows operator's output.
+
+    The windows are :class:`merlin_mlm_ops.SlidingWindows`' (docs/sliding-windows.md): a row of
+    at most ``max_len`` items is one window, itself; a longer row gives windows of ``max_len``
+    items, the last one aligned to the end of the history and the others stepping back from it
+    by ``step``, the first starting at 0.  Empty rows stay one empty window, null rows one null
+    window; windows follow their row, in start order.
+
+    The listed ``columns`` are aligned sequences of one session (ids, categories, timestamps),
+    cut alike (rows whose lengths differ raise a MaskInputError naming the column and row).
+    **Every other column is kept, its row's value repeated in each of the row's windows** (the
+    operator outputs only what it selects; here nothing is lost).  The ``key`` column is repeated
+    too, and ``window_key`` (default ``<key>_window``, int64) is appended: window 0 carries the
+    session's own row key, window ``w >= 1`` a mix of it and ``w``, so that
+    ``mask_random(..., key="<key>_window")`` masks each window as the operator chain
+    ``SlidingWindows >> MaskRandom(key="<key>_window")`` does.  pandas keeps each window's input
+    index label (repeated, as ``DataFrame.explode``).
+
+    Parameters
+    ----------
+    frame : pandas / Polars (eager) / Dask DataFrame, or pyarrow.Table
+        Polars LazyFrames and cuDF frames are refused (a TypeError).  Dask cuts each partition.
+    columns : str or list of str
+        The list columns to cut.
+    max_len : int, default 200
+        Largest window, >= 1.
+    step : int or None, default None
+        Distance between window starts, in ``[1, max_len]``; ``None``: ``max_len // 2`` (at least 1).
+    key : str
+        Column with one integer or string session id per row; nulls are an error.
+    window_key : str or None, default None
+        Name of the window-key column; ``None``: ``<key>_window``.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"session": [1, 2], "user": ["a", "b"], "item_ids": [[1, 2, 3, 4, 5, 6, 7], [8, 9]]})
+    >>> out = sliding_windows(df, "item_ids", max_len=4, step=2, key="session")
+    >>> [w.tolist() for w in out["item_ids"]], out["user"].tolist()
+    ([[1, 2, 3, 4], [2, 3, 4, 5], [4, 5, 6, 7], [8, 9]], ['a', 'a', 'a', 'b'])
+    >>> out.columns.tolist()
+    ['session', 'user', 'item_ids', 'session_window']
+    """
+    from merlin_mlm_ops.frames import _windows
+
+    spec = _windows.window_spec(_columns(columns), key, window_key, max_len, step)
+    return _apply(frame, spec, _WINDOWERS)

@@ -128,10 +128,15 @@ def bool_lists(mask, flat, like_type=None):
     ``like_type`` (the source's Arrow type) picks ``list`` or ``large_list``; the mask child is
     the only buffer of item size written (Arrow bools are bits).
     """
+    return value_lists(pa.array(mask, type=pa.bool_()), flat, like_type)
+
+
+def value_lists(values, flat, like_type=None):
+    """A list array of the Arrow or NumPy ``values`` with ``flat``'s row structure (as :func:`bool_lists`)."""
     large = (like_type is not None and not pa.types.is_list(like_type)) or flat.offsets[-1] > np.iinfo(np.int32).max
     list_type = pa.LargeListArray if large else pa.ListArray
     offsets = pa.array(flat.offsets if large else flat.offsets.astype(np.int32))
-    return list_type.from_arrays(offsets, pa.array(mask, type=pa.bool_()),
+    return list_type.from_arrays(offsets, pa.array(values),
                                  mask=None if flat.valid is None else pa.array(~flat.valid))
 
 

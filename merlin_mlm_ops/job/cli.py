@@ -1,7 +1,8 @@
 """The ``merlin-mlm`` command: mask Parquet data on a Dask cluster, inspect masks, run the demo.
 
     merlin-mlm mask INPUT... --output DIR --column item_ids [--column ...] --prob 0.2 --seed N
-                   [--key session_id] [--window MAX_LEN[:STEP]] [--last-ratio R] [--max-masked K] [--epochs E]
+                   [--key session_id] [--window MAX_LEN[:STEP]] [--last-ratio R] [--max-masked K]
+                   [--replace MASK,RANDOM,KEEP [--vocab N | --vocab LOW:HIGH | --popularity]] [--epochs E]
                    [--workers N | --scheduler ADDR]
                    [--gpu] [--categorify] [--overwrite] [--resume] [--storage-options JSON] [--debug]
     merlin-mlm stats DIR [--plot FILE.png]
@@ -61,6 +62,15 @@ def _mask_parser(sub, common):
                         "default MAX_LEN // 2; needs --key; masks are then keyed by <key>_window)")
     p.add_argument("--last-ratio", type=float, default=0.0,
                    help="share of rows masked on their last item only, per epoch (RecBole's ft_ratio; default 0)")
+    p.add_argument("--replace", default=None, metavar="MASK,RANDOM,KEEP",
+                   help="BERT's corruption of the masked positions, e.g. 0.8,0.1,0.1: [MASK], a random item, "
+                        "the item kept; writes the input ids as <column>_input beside the mask")
+    p.add_argument("--vocab", default=None, metavar="N|LOW:HIGH",
+                   help="ids the random items of --replace are drawn from, uniformly: [LOW, HIGH), or N for "
+                        "[0, N); never --pad-id (default: the ids Categorify assigned to real items)")
+    p.add_argument("--popularity", action="store_true",
+                   help="draw the random items of --replace by popularity, with the item counts of "
+                        "Categorify's fit (needs --categorify)")
     p.add_argument("--categorify", action="store_true", help="encode the columns with Categorify first")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
@@ -93,6 +103,35 @@ def _window(text):
     return max_len, step
 
 
+def _numbers(option, text, cast, sep, counts, expected):
+    """``text`` split at ``sep`` into ``counts`` numbers made by ``cast``, or a one-line JobError naming
+    ``option`` (the values are checked with MaskRandom's rules in validate_job)."""
+    from merlin_mlm_ops.errors import JobError
+
+    try:
+        values = tuple(cast(x) for x in text.split(sep))
+    except ValueError:
+        values = ()
+    if len(values) not in counts:
+        raise JobError(f"{option}: expected {expected}, got {text!r}")
+    return values
+
+
+def _replace(text):
+    """``--replace MASK,RANDOM,KEEP`` as three floats (None when not given)."""
+    if text is None:
+        return None
+    return _numbers("--replace", text, float, ",", (3,), "MASK,RANDOM,KEEP (three numbers, e.g. 0.8,0.1,0.1)")
+
+
+def _vocab(text):
+    """``--vocab N`` as ``(0, N)``, ``LOW:HIGH`` as ``(LOW, HIGH)`` (None when not given)."""
+    if text is None:
+        return None
+    bounds = _numbers("--vocab", text, int, ":", (1, 2), "N or LOW:HIGH (integers)")
+    return (0, bounds[0]) if len(bounds) == 1 else bounds
+
+
 def cmd_mask(args):
     from merlin_mlm_ops.job.output import OutputLock
     from merlin_mlm_ops.job.run import MaskJob, close_client, run_mask_job, start_client, validate_job
@@ -102,7 +141,8 @@ def cmd_mask(args):
                   seed=args.seed, key=args.key, min_masked=args.min_masked, max_masked=args.max_masked,
                   pad_id=args.pad_id, epochs=args.epochs, categorify=args.categorify, gpu=args.gpu,
                   overwrite=args.overwrite, part_size=args.part_size, window=args.window,
-                  last_ratio=args.last_ratio, storage_options=parse_storage_options(args.storage_options))
+                  last_ratio=args.last_ratio, replace=_replace(args.replace), vocab=_vocab(args.vocab), popularity=args.popularity,
+                  storage_options=parse_storage_options(args.storage_options))
     checked = validate_job(job)  # every input footer, before the lock and the cluster
     bar = None
 

@@ -75,6 +75,12 @@ class MaskJob:
     #: ``(max_len, step)``: cut rows into SlidingWindows before masking, masks keyed per window.
     window: Optional[Tuple[int, int]] = None
     last_ratio: float = 0.0
+    #: ``(mask, random, keep)`` shares of BERT's 80/10/10; writes ``<column>_input`` per epoch.
+    replace: Optional[Tuple[float, float, float]] = None
+    #: ``(low, high)``: the ids random items are drawn from (default: Categorify's domain).
+    vocab: Optional[Tuple[int, int]] = None
+    #: Draw random items by popularity, with the counts of Categorify's fit (needs ``categorify``).
+    popularity: bool = False
     storage_options: Optional[dict] = None  # fsspec options for URL inputs and output
 
 
@@ -84,9 +90,10 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     file's footer and schema); returns the checked inputs and their partitions."""
     from merlin_mlm_ops import MaskRandom
 
+    _check_bert_options(job)
     try:
         MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
-                   max_masked=job.max_masked, pad_id=job.pad_id, last_ratio=job.last_ratio)
+                   max_masked=job.max_masked, pad_id=job.pad_id, **_bert_kwargs(job))
     except (TypeError, ValueError) as exc:
         raise JobError(str(exc)) from None
     if job.window is not None:
@@ -104,6 +111,54 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     if not checked.partitions:
         raise JobError(f"the inputs hold no rows: {' '.join(job.inputs)}")
     return checked
+
+
+def _bert_kwargs(job):
+    """MaskRandom's BERT4Rec options of ``job`` (``--popularity``'s counts come after the fit: set_popularity)."""
+    return {"last_ratio": job.last_ratio, "replace": job.replace, "vocab": job.vocab}
+
+
+def _check_bert_options(job):
+    """Each BERT4Rec option checked alone, so that its error names the option (--last-ratio...)."""
+    from merlin_mlm_ops.masking import bert_params
+
+    for option, check, value in (("--last-ratio", bert_params.check_last_ratio, job.last_ratio),
+                                 ("--replace", bert_params.check_replace, job.replace),
+                                 ("--vocab", bert_params.check_vocab, job.vocab)):
+        try:
+            check(value)
+        except (TypeError, ValueError) as exc:
+            raise JobError(f"{option}: {exc}") from None
+    if job.replace is None and (job.vocab is not None or job.popularity):
+        raise JobError(f"{'--vocab' if job.vocab is not None else '--popularity'} chooses the random items "
+                       "of --replace: pass --replace too")
+    if job.popularity and job.vocab is not None:
+        raise JobError("--popularity: pass --vocab (uniform random items) or --popularity (by popularity), not both")
+    if job.popularity and not job.categorify:
+        raise JobError("--popularity needs --categorify: the item counts are those of Categorify's fit")
+    if job.replace is not None and job.replace[1] > 0 and job.vocab is None and not job.categorify:
+        raise JobError("--replace draws random items from an unknown vocabulary: pass --vocab N or LOW:HIGH, "
+                       "or --categorify (its ids; with --popularity, by its counts)")
+
+
+def popularity_counts(workflow, column):
+    """Item counts per encoded id of ``column``, from the fitted Categorify's vocabulary file
+    (its rows are indexed by encoded id; padding, null and OOV ids count 0)."""
+    import pandas as pd
+
+    path = workflow.output_schema[column].properties["cat_path"]
+    unique = pd.read_parquet(path, columns=[f"{column}_size"])
+    counts = np.zeros(int(unique.index.max()) + 1 if len(unique) else 1, dtype=np.int64)
+    counts[unique.index.to_numpy()] = unique[f"{column}_size"].to_numpy()
+    return counts
+
+
+def set_popularity(job, workflow, mask_op):
+    """With ``--popularity``, give the fitted workflow's MaskRandom Categorify's item counts."""
+    if job.popularity:
+        from merlin_mlm_ops.masking.bert_params import check_item_counts
+
+        mask_op.item_counts = check_item_counts(popularity_counts(workflow, job.columns[0]))
 
 
 def _check_window(job):
@@ -134,7 +189,7 @@ def build_workflow(job: MaskJob, categories_path, seed=None):
         key = windows.op.window_key_name
     mask = MaskRandom(prob=job.prob, seed=job.seed if seed is None else seed, key=key, epoch=0,
                       min_masked=job.min_masked, max_masked=job.max_masked, pad_id=job.pad_id,
-                      last_ratio=job.last_ratio)
+                      **_bert_kwargs(job))
     if job.window is not None:
         return nvt.Workflow(windows[[job.key, key]] + mask_windows(windows, mask, job.columns)), mask
     node = node >> mask
@@ -168,9 +223,13 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     for epoch in range(epochs):
         epoch_op = mask_op.with_epoch(epoch)
         mask = epoch_op.compute_mask(flat, out, adapter)
+        mask, ids = mask if isinstance(mask, tuple) else (mask, None)  # ids: --replace's input ids
         if epoch:
             out[mask_name] = adapter.build_bool_lists(mask, flat.offsets, flat.valid, out.index,
                                                       source=out[columns[0]])
+            if ids is not None:
+                out[mask_op.input_name(columns)] = adapter.build_lists(ids, flat.offsets, flat.valid, out.index,
+                                                                       source=out[columns[0]])
         folder = f"epoch_{epoch:04d}"
         target.check_alive(folder)
         buffer = io.BytesIO()
@@ -314,7 +373,9 @@ def job_arguments(job: MaskJob, checked: CheckedInputs, seed):
     return {"columns": list(job.columns), "prob": job.prob, "seed": seed, "key": job.key,
             "min_masked": job.min_masked, "max_masked": job.max_masked, "pad_id": job.pad_id,
             "epochs": job.epochs, "categorify": job.categorify, "gpu": job.gpu, "part_size": job.part_size,
-            "inputs": checked.fingerprint, "window": None if job.window is None else list(job.window)}
+            "inputs": checked.fingerprint, "window": None if job.window is None else list(job.window),
+            "last_ratio": job.last_ratio, "replace": None if job.replace is None else list(job.replace),
+            "vocab": None if job.vocab is None else list(job.vocab), "popularity": job.popularity}
 
 
 def pick_resumable(runs, args, output, log, name=str):
@@ -333,13 +394,18 @@ def pick_resumable(runs, args, output, log, name=str):
     return chosen
 
 
+#: Arguments that runs recorded before their option existed lack, with the value those runs used.
+_ADDED_LATER = {"last_ratio": 0.0, "popularity": False}
+
+
 def _differences(old, new):
     diff = []
     for name in new:
         if name == "seed" and new[name] is None:
             continue  # no --seed: the resumed job takes the interrupted one's
-        if old.get(name) != new[name]:
-            diff.append("input files" if name == "inputs" else f"{name} {old.get(name)!r} != {new[name]!r}")
+        before = old.get(name, _ADDED_LATER.get(name))
+        if before != new[name]:
+            diff.append("input files" if name == "inputs" else f"{name} {before!r} != {new[name]!r}")
     return ", ".join(diff)
 
 
@@ -430,6 +496,7 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
     register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
     _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
+    set_popularity(job, workflow, mask_op)
     categories = jo.tree_digest(os.path.join(tmp, "categories"))
     kept = {}
     if resumed is not None:

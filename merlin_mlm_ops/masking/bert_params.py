@@ -17,6 +17,8 @@ import numbers
 
 import numpy as np
 
+from merlin_mlm_ops.masking import engine, rules
+
 
 def _real(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -102,3 +104,42 @@ def check_bert_options(*, last_ratio, replace, vocab, item_counts, pad_id):
         raise ValueError("replace needs a pad_id: the input column holds pad_id at the [MASK] positions "
                          "(no item is ever drawn or kept there)")
     return last_ratio, replace, vocab, item_counts
+
+
+def check_input_column(input_column, replace):
+    """``input_column`` (the name of the input-ids column written under ``replace``) checked, or None."""
+    if input_column is None:
+        return None
+    if not isinstance(input_column, str) or not input_column:
+        raise TypeError(f"input_column must be a non-empty str or None, got {input_column!r}")
+    if input_column.endswith(("__values", "__offsets")):
+        raise ValueError(f"input_column {input_column!r} must not end with '__values' or '__offsets' "
+                         "(merlin's ragged-tensor suffixes)")
+    if replace is None:
+        raise ValueError("input_column names the column written under replace=...; pass replace too")
+    return input_column
+
+
+def item_draw(label, *, replace, vocab, item_counts, pad_id):
+    """The :class:`rules.ItemDraw` of checked options (None when ``replace`` draws no random item);
+    a ValueError starting with ``label`` when it does and neither ``vocab`` nor ``item_counts`` is known."""
+    if replace is None or replace[1] == 0:
+        return None
+    if item_counts is not None:
+        return rules.ItemDraw(counts=item_counts, pad_id=pad_id)
+    if vocab is None:
+        raise ValueError(f"{label}: replace=... draws random items but the vocabulary is unknown: "
+                         "pass vocab=(low, high) or item_counts")
+    return rules.ItemDraw(*vocab, pad_id=pad_id)
+
+
+def extended_mask(label, values, offsets, row_keys, *, draw, **params):
+    """:func:`engine.random_mask_extended` (``params``: its rule arguments), after checking that the
+    drawn ids fit the item ids' dtype; ``mask`` alone without ``replace``, else ``(mask, input ids)``."""
+    if draw is not None and not draw.uses_counts and values.dtype.kind in "iu":
+        top = np.iinfo(values.dtype).max
+        if draw.low + draw.n - (0 if draw.use_skip else 1) > top:
+            raise ValueError(f"{label}: vocab high ({draw.low + draw.n}) does not fit the item ids' "
+                             f"dtype {values.dtype}")
+    mask, ids = engine.random_mask_extended(values, offsets, row_keys, draw=draw, **params)
+    return mask if ids is None else (mask, ids)

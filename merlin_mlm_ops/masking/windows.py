@@ -13,6 +13,7 @@ import numpy as np
 
 from merlin_mlm_ops.masking import hashing
 from merlin_mlm_ops.masking.arrays import array_module
+from merlin_mlm_ops.masking.params import check_int
 
 
 #: Salt of the window keys of windows 1, 2, ... (window 0 keeps the session's own key).
@@ -41,6 +42,27 @@ def _repeat(xp, values, counts, ends, total):
     if xp is np:
         return np.repeat(values, counts)
     return values[xp.searchsorted(ends, xp.arange(total, dtype=xp.int64), side="right")]
+
+
+def check_window_params(max_len, step, key, window_key):
+    """``(max_len, step)`` of :class:`~merlin_mlm_ops.SlidingWindows` / ``sliding_windows`` checked
+    (``step`` None: ``max_len // 2``, at least 1), and the key names; TypeError/ValueError otherwise.
+
+    >>> check_window_params(200, None, "session", None)
+    (200, 100)
+    """
+    max_len = check_int("max_len", max_len, minimum=1)
+    if step is None:
+        step = max(1, max_len // 2)
+    checked = check_int("step", step, minimum=1)
+    if checked > max_len:
+        raise ValueError(f"step must be <= max_len ({max_len}), got {step}: a larger step "
+                         "would skip items between windows")
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"key must be a column name (str), got {key!r}")
+    if window_key is not None and (not isinstance(window_key, str) or not window_key):
+        raise TypeError(f"window_key must be a non-empty str or None, got {window_key!r}")
+    return max_len, checked
 
 
 def window_plan(offsets, max_len, step, xp=None):

@@ -16,12 +16,10 @@ With ``replace`` the operator writes one more list column, the **input ids** (na
 """
 from __future__ import annotations
 
-import numpy as np
 from merlin.schema import ColumnSchema
 
 from merlin_mlm_ops.errors import MaskInputError
-from merlin_mlm_ops.masking import engine, rules
-from merlin_mlm_ops.masking.bert_params import check_bert_options
+from merlin_mlm_ops.masking.bert_params import check_bert_options, check_input_column, extended_mask, item_draw
 from merlin_mlm_ops.tags import INPUT_TAG  # noqa: F401 (re-exported: the tag of the input-ids column)
 
 #: Categorify (NVTabular 23.08) encodes padding as 0, nulls as 1 and OOV from 2 (``num_buckets`` ids).
@@ -59,15 +57,7 @@ class BertRulesMixin:
     def set_bert_options(self, *, last_ratio, replace, vocab, item_counts, input_column):
         self.last_ratio, self.replace, self.vocab, self.item_counts = check_bert_options(
             last_ratio=last_ratio, replace=replace, vocab=vocab, item_counts=item_counts, pad_id=self.pad_id)
-        if input_column is not None:
-            if not isinstance(input_column, str) or not input_column:
-                raise TypeError(f"input_column must be a non-empty str or None, got {input_column!r}")
-            if input_column.endswith(("__values", "__offsets")):
-                raise ValueError(f"input_column {input_column!r} must not end with '__values' or '__offsets' "
-                                 "(merlin's ragged-tensor suffixes)")
-            if self.replace is None:
-                raise ValueError("input_column names the column written under replace=...; pass replace too")
-        self.input_column = input_column
+        self.input_column = check_input_column(input_column, self.replace)
         self._schema_vocab = None
 
     @property
@@ -126,22 +116,16 @@ class BertRulesMixin:
     # -- transform ------------------------------------------------------------------------------
 
     def item_draw(self, values):
-        """The :class:`rules.ItemDraw` of this operator (None when no random item is drawn, or
+        """The :class:`~merlin_mlm_ops.masking.rules.ItemDraw` of this operator (None when no random item is drawn, or
         :data:`PENDING`)."""
-        if not self.draws_items:
-            return None
-        if self.item_counts is not None:
-            return rules.ItemDraw(counts=self.item_counts, pad_id=self.pad_id)
         vocab = self.vocab or self._schema_vocab
-        if vocab is None:
-            raise ValueError(f"{self.label}: replace=... draws random items but the vocabulary is unknown: "
-                             "pass vocab=(low, high) or item_counts")
-        if vocab == PENDING:
+        if self.draws_items and self.item_counts is None and vocab == PENDING:
             # Only NVTabular's dtype-sampling pass inside fit() gets here: it runs before the schema
             # of a Categorify fitted in the same workflow is rebuilt (that rebuild sets the domain,
             # and every real transform comes after it).  Only the output's dtypes matter there.
             return PENDING
-        return rules.ItemDraw(*vocab, pad_id=self.pad_id)
+        return item_draw(self.label, replace=self.replace, vocab=vocab, item_counts=self.item_counts,
+                         pad_id=self.pad_id)
 
     def compute_bert_mask(self, flat, df, row_keys):
         """``mask`` alone, or ``(mask, input ids)`` under ``replace`` (flat, aligned with the mask)."""
@@ -149,13 +133,7 @@ class BertRulesMixin:
         replace = self.replace
         if draw is PENDING:  # random shares kept (see item_draw)
             draw, replace = None, (replace[0], 0.0, replace[1] + replace[2])
-        if draw is not None and not draw.uses_counts and flat.values.dtype.kind in "iu":
-            top = np.iinfo(flat.values.dtype).max
-            if draw.low + draw.n - (0 if draw.use_skip else 1) > top:
-                raise ValueError(f"{self.label}: vocab high ({draw.low + draw.n}) does not fit the item ids' "
-                                 f"dtype {flat.values.dtype}")
-        mask, ids = engine.random_mask_extended(
-            flat.values, flat.offsets, row_keys, seed=self.seed, epoch=self.epoch, prob=self.prob,
-            min_masked=self.min_masked, max_masked=self.max_masked, pad_id=self.pad_id,
-            last_ratio=self.last_ratio, replace=replace, draw=draw)
-        return mask if ids is None else (mask, ids)
+        return extended_mask(self.label, flat.values, flat.offsets, row_keys, draw=draw, seed=self.seed,
+                             epoch=self.epoch, prob=self.prob, min_masked=self.min_masked,
+                             max_masked=self.max_masked, pad_id=self.pad_id, last_ratio=self.last_ratio,
+                             replace=replace)

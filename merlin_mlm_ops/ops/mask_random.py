@@ -118,8 +118,11 @@ class MaskRandom(BertRulesMixin, SequenceMaskOperator):
         return self.key
 
     def with_epoch(self, epoch):
-        """A copy of this operator that draws epoch ``epoch`` (same seed and rules)."""
-        return type(self)(**{**self._params(), "epoch": epoch})
+        """A copy of this operator that draws epoch ``epoch`` (same seed and rules, and the
+        vocabulary it took from the schema, which no parameter holds)."""
+        op = type(self)(**{**self._params(), "epoch": epoch})
+        op._schema_vocab = self._schema_vocab
+        return op
 
     def compute_mask(self, flat, df, adapter):
         row_keys = None
