@@ -25,7 +25,11 @@ class FlatList(NamedTuple):
 def frame_adapter(df):
     """The adapter module for a partition: pandas, or cuDF."""
     # imported here, not at the top: pandas_lists (used by merlin_mlm_ops.frames) needs no Merlin
-    from merlin.core.dispatch import is_cpu_object
+    try:
+        from merlin.core.dispatch import is_cpu_object
+    except ImportError:  # no Merlin (the job without NVTabular): a cuDF frame is told by its module
+        def is_cpu_object(frame):
+            return type(frame).__module__.split(".")[0] != "cudf"
 
     if is_cpu_object(df):
         from merlin_mlm_ops.adapters import pandas_lists

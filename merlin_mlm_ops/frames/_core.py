@@ -63,6 +63,9 @@ class MaskSpec:
         if row_keys is not None:
             keys = engine.row_keys_from_column(*row_keys, xp=engine.array_module(first.offsets))
         p = self.params
-        return engine.random_mask(first.values, first.offsets, keys, seed=p["seed"], epoch=p["epoch"],
-                                  prob=p["prob"], min_masked=p["min_masked"], max_masked=p["max_masked"],
-                                  pad_id=self.pad_id)
+        args = dict(seed=p["seed"], epoch=p["epoch"], prob=p["prob"], min_masked=p["min_masked"],
+                    max_masked=p["max_masked"], pad_id=self.pad_id)
+        if p.get("last_ratio"):
+            return engine.random_mask_extended(first.values, first.offsets, keys, last_ratio=p["last_ratio"],
+                                               **args)[0]
+        return engine.random_mask(first.values, first.offsets, keys, **args)

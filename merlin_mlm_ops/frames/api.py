@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from merlin_mlm_ops.frames._core import MaskSpec
+from merlin_mlm_ops.masking.bert_params import check_last_ratio
 from merlin_mlm_ops.masking.params import check_mask_column, check_pad_id, random_params
 
 #: Top-level module of a frame's class -> the frame kind.
@@ -56,7 +57,7 @@ def _apply(frame, spec):
 
 
 def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=1, max_masked=None,
-                pad_id=0, mask_column=None):
+                pad_id=0, mask_column=None, last_ratio=0.0):
     """``frame`` with a random masked-item-modelling mask appended: MaskRandom's masks, bit for bit.
 
     The rules are :class:`merlin_mlm_ops.MaskRandom`'s (docs/frames.md): each eligible position
@@ -94,6 +95,9 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
         ``None``: all positions eligible.
     mask_column : str or None, default None
         Name of the mask column; ``None``: ``<column>_mask``.
+    last_ratio : float, default 0.0
+        Share of rows, in [0, 1], that take the last-item mask instead (RecBole's ``ft_ratio``;
+        MaskRandom's ``last_ratio``, the job's ``--last-ratio``).
 
     Example
     -------
@@ -105,6 +109,7 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
     """
     names = _columns(column)
     params = random_params(prob, seed=seed, key=key, epoch=epoch, min_masked=min_masked, max_masked=max_masked)
+    params["last_ratio"] = check_last_ratio(last_ratio)
     spec = MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
                     check_pad_id(pad_id), params["key"], params)
     return _apply(frame, spec)

@@ -15,6 +15,21 @@ from merlin_mlm_ops.masking import hashing
 from merlin_mlm_ops.masking.arrays import array_module
 
 
+def check_window(max_len, step=None):
+    """``(max_len, step)`` checked: ints >= 1, ``step <= max_len``; ``step`` None is ``max_len // 2``
+    (BERT4Rec's 0.5) or 1.  Raises TypeError/ValueError (SlidingWindows' and the job's words)."""
+    from merlin_mlm_ops.masking.params import check_int
+
+    max_len = check_int("max_len", max_len, minimum=1)
+    if step is None:
+        step = max(1, max_len // 2)
+    checked = check_int("step", step, minimum=1)
+    if checked > max_len:
+        raise ValueError(f"step must be <= max_len ({max_len}), got {step}: a larger step "
+                         "would skip items between windows")
+    return max_len, checked
+
+
 #: Salt of the window keys of windows 1, 2, ... (window 0 keeps the session's own key).
 WINDOW_SALT = 0x5BD1E9955BD1E995
 

@@ -8,8 +8,8 @@ from nvtabular.ops import Operator
 
 from merlin_mlm_ops.adapters.windows import cut_windows
 from merlin_mlm_ops.errors import MaskInputError
-from merlin_mlm_ops.masking.windows import WINDOW_SALT, WindowPlan, window_keys, window_plan  # noqa: F401
-from merlin_mlm_ops.ops.base import check_int
+from merlin_mlm_ops.masking.windows import (WINDOW_SALT, WindowPlan, check_window, window_keys,  # noqa: F401
+                                            window_plan)
 
 
 class SlidingWindows(Operator):
@@ -78,13 +78,7 @@ class SlidingWindows(Operator):
 
     def __init__(self, max_len=200, step=None, *, key, window_key=None):
         super().__init__()
-        self.max_len = check_int("max_len", max_len, minimum=1)
-        if step is None:
-            step = max(1, self.max_len // 2)
-        self.step = check_int("step", step, minimum=1)
-        if self.step > self.max_len:
-            raise ValueError(f"step must be <= max_len ({self.max_len}), got {step}: a larger step "
-                             "would skip items between windows")
+        self.max_len, self.step = check_window(max_len, step)
         if not isinstance(key, str) or not key:
             raise TypeError(f"key must be a column name (str), got {key!r}")
         if window_key is not None and (not isinstance(window_key, str) or not window_key):
