@@ -135,14 +135,14 @@ class PlainTransform:
         cut = cut_windows(df, self.columns, self.key, self.mask_key, *self.window, "SlidingWindows")
         return cut[[self.key, self.mask_key] + self.columns]
 
-    def process_partition(self, df, index, columns, epochs, root):
-        """:func:`merlin_mlm_ops.job.run.process_partition` for the plain transform: the same files
-        and record."""
+    def epoch_frames(self, df, columns):
+        """What :func:`merlin_mlm_ops.job.run.write_epochs` needs to write a partition as the NVTabular
+        job does: ``(epoch_frame, eligible, offsets)``, ``epoch_frame(epoch)`` giving the epoch's frame
+        and flat mask."""
         import numpy as np
 
         from merlin_mlm_ops.adapters import pandas_lists
         from merlin_mlm_ops.frames import mask_random
-        from merlin_mlm_ops.job.run import write_epochs
 
         base = self.frame(df)
         flat = pandas_lists.flatten(base[columns[0]], columns[0], "mask_random")
@@ -154,7 +154,7 @@ class PlainTransform:
             rows = list(out[f"{columns[0]}_mask"].dropna())
             return out, np.concatenate(rows).astype(bool, copy=False) if rows else np.zeros(0, dtype=bool)
 
-        return write_epochs(index, epochs, root, epoch_frame, eligible, flat.offsets)
+        return epoch_frame, eligible, flat.offsets
 
 
 def _object_strings(df):

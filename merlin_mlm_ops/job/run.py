@@ -163,8 +163,8 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     """
     from merlin_mlm_ops.adapters import frame_adapter
 
-    if hasattr(workflow, "process_partition"):  # the transform without NVTabular (job/plain.py)
-        return workflow.process_partition(df, index, columns, epochs, root)
+    if hasattr(workflow, "epoch_frames"):  # the transform without NVTabular (job/plain.py)
+        return write_epochs(index, epochs, root, *workflow.epoch_frames(df, columns))
     with quiet_executor():
         out = workflow._transform_df(df)
     mask_name = mask_op.mask_name(columns)
@@ -364,8 +364,9 @@ def _differences(old, new):
     for name in new:
         if name == "seed" and new[name] is None:
             continue  # no --seed: the resumed job takes the interrupted one's
-        if old.get(name, "nvtabular" if name == "transform" else None) != new[name]:  # before plain runs
-            diff.append("input files" if name == "inputs" else f"{name} {old.get(name)!r} != {new[name]!r}")
+        was = old.get(name, "nvtabular" if name == "transform" else None)  # runs before job/plain.py: NVTabular
+        if was != new[name]:
+            diff.append("input files" if name == "inputs" else f"{name} {was!r} != {new[name]!r}")
     return ", ".join(diff)
 
 
