@@ -130,6 +130,8 @@ def test_the_job_writes_the_merlin_environments_files_with_either_transform(clus
     assert ("NVTabular is not available" in err) == (transform == "plain")
     assert golden["args"] == CASES[case]
     assert job_digests(out) == {"files": golden["files"], "summary": golden["summary"]}
+    with open(os.path.join(out, "mlm-job.json")) as fh:
+        assert json.load(fh)["transform"] == transform
 
 
 def test_a_plain_output_has_no_workflow_and_its_manifest_says_so(cluster, raw, tmp_path, plain_only, capsys):
@@ -167,6 +169,7 @@ def test_epoch_datasets_and_stats_read_a_plain_output(cluster, raw, tmp_path, pl
     (["--gpu"], "--gpu needs NVTabular in this version"),
     (["--prob", "1.5"], "prob must be in (0, 1]"),
     (["--window", "4:5", "--key", "session_id"], "--window: step must be <= max_len (4), got 5"),
+    (["-c", "nope"], "column 'nope' not found"),
 ])
 def test_what_the_plain_transform_does_not_do_is_refused_in_one_line(raw, tmp_path, plain_only, capsys, args,
                                                                       message):
@@ -188,9 +191,12 @@ def test_an_option_added_to_the_job_later_is_refused_until_wired_in(plain_only):
     plain.check_job(LaterJob(inputs=["x"], output="y", columns=["item_ids"]))  # at its default: fine
     with pytest.raises(JobError, match=r"^--replace needs NVTabular in this version$"):
         plain.check_job(LaterJob(inputs=["x"], output="y", columns=["item_ids"], replace=(0.8, 0.1, 0.1)))
+    with pytest.raises(JobError, match=r"^an object-store --output needs NVTabular in this version"):
+        plain.check_job(MaskJob(inputs=["x"], output="s3://bucket/masked", columns=["item_ids"]))
 
 
-def test_resume_does_not_mix_a_plain_run_with_an_nvtabular_run(cluster, raw, tmp_path, plain_only, capsys):
+def test_resume_does_not_mix_a_plain_run_with_an_nvtabular_run(cluster, raw, tmp_path, plain_only, capsys,
+                                                               monkeypatch):
     from merlin_mlm_ops.job import output as jo
     from merlin_mlm_ops.job.run import MaskJob, job_arguments, validate_job
 
@@ -206,6 +212,13 @@ def test_resume_does_not_mix_a_plain_run_with_an_nvtabular_run(cluster, raw, tmp
                    cluster[0].scheduler_address])
         err = capsys.readouterr().err
         assert rc == 2 and "cannot resume" in err and "transform 'nvtabular' != 'plain'" in err
+    if has_nvtabular():  # the other way round: an NVTabular job does not resume a plain run
+        jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), {"args": args, "started_s": 1.0})
+        monkeypatch.delenv(plain.PLAIN_ENV)
+        assert main(["mask", raw, "-o", out, *CASES["plain"], *COMMON, "--resume", "--scheduler",
+                     cluster[0].scheduler_address]) == 2
+        assert "transform 'plain' != 'nvtabular'" in capsys.readouterr().err
+        monkeypatch.setenv(plain.PLAIN_ENV, "1")
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), {"args": args, "started_s": 1.0})
     assert main(["mask", raw, "-o", out, *CASES["plain"], *COMMON, "--resume", "--scheduler",
                  cluster[0].scheduler_address]) == 0
