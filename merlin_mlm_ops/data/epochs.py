@@ -23,16 +23,36 @@ def epoch_datasets(root, cpu=True, storage_options=None, **kwargs):
     attempt in progress); a missing commit raises ``FileNotFoundError``.  They carry the saved workflow's output schema, which keeps the mask's bool dtype (the
     ``schema.pbtxt`` beside the files loses it in merlin-core 23.08).  Iterate them epoch by
     epoch, e.g. ``for ds in epoch_datasets(DIR): model.fit(Loader(ds, batch_size=...))``.
+
+    Without NVTabular (today's stack) they are Dask DataFrames (``dask.dataframe.read_parquet``
+    of each epoch, ``kwargs`` passed on); an output written without NVTabular (no ``workflow/``)
+    gives Datasets whose schema is read from the Parquet files.
     """
-    import nvtabular as nvt
-    from merlin.io import Dataset
+    from merlin_mlm_ops.job.storage import is_url
+
+    try:
+        import nvtabular as nvt
+        from merlin.io import Dataset
+    except Exception:  # noqa: BLE001 - missing, or stock NVTabular 23.8 failing on today's stack
+        return _dask_frames(root, storage_options, **kwargs)
+    if is_url(root):
+        return _committed_datasets(root, cpu, storage_options, **kwargs)
+    if not os.path.isdir(os.path.join(root, "workflow")):  # written without NVTabular (job/plain.py)
+        return [Dataset(path, engine="parquet", cpu=cpu, **kwargs) for path in epoch_paths(root)]
+    schema = nvt.Workflow.load(os.path.join(root, "workflow")).output_schema
+    return [Dataset(path, engine="parquet", cpu=cpu, schema=schema, **kwargs) for path in epoch_paths(root)]
+
+
+def _dask_frames(root, storage_options=None, **kwargs):
+    """One Dask DataFrame per epoch of the output at ``root`` (a folder, or a committed URL output)."""
+    import dask.dataframe as dd
 
     from merlin_mlm_ops.job.storage import is_url
 
     if is_url(root):
-        return _committed_datasets(root, cpu, storage_options, **kwargs)
-    schema = nvt.Workflow.load(os.path.join(root, "workflow")).output_schema
-    return [Dataset(path, engine="parquet", cpu=cpu, schema=schema, **kwargs) for path in epoch_paths(root)]
+        _, epochs = committed_files(root, storage_options)
+        return [dd.read_parquet(epochs[e], storage_options=storage_options, **kwargs) for e in sorted(epochs)]
+    return [dd.read_parquet(path, **kwargs) for path in epoch_paths(root)]
 
 
 def committed_files(root, storage_options=None):

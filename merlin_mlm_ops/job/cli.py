@@ -151,9 +151,9 @@ def cmd_mask(args):
         if args.no_progress:
             return
         if bar is None:
-            from tqdm import tqdm
+            from merlin_mlm_ops.job.plain import progress_bar
 
-            bar = tqdm(total=total, unit="partition", desc="masking", file=sys.stderr)
+            bar = progress_bar(total)
         bar.update(done - bar.n)
 
     def log(line):

@@ -198,7 +198,7 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
     seconds = time.perf_counter() - t0
     summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
     target.write(jo.JOB_FILE, json.dumps({"job": asdict(job) | {"seed": mask_op.seed, "storage_options": None},
-                                          "summary": summary,
+                                          "summary": summary, "transform": "nvtabular",
                                           "by_length": {"rows": totals["rows_by_length"].tolist(),
                                                         "masked": totals["masked_by_length"].tolist()}},
                                          sort_keys=True).encode())

@@ -88,14 +88,13 @@ def validate_job(job: MaskJob) -> CheckedInputs:
     """Raise JobError for anything wrong with ``job`` that can be seen before running it (the
     masking arguments, the epochs, an output that overlaps an input or exists, every input
     file's footer and schema); returns the checked inputs and their partitions."""
-    from merlin_mlm_ops import MaskRandom
+    from merlin_mlm_ops.job import plain
 
     _check_bert_options(job)
-    try:
-        MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
-                   max_masked=job.max_masked, pad_id=job.pad_id, **_bert_kwargs(job))
-    except (TypeError, ValueError) as exc:
-        raise JobError(str(exc)) from None
+    if plain.without_nvtabular():
+        plain.check_job(job)
+    else:
+        _check_mask(job)
     if job.window is not None:
         _check_window(job)
     if job.epochs < 1:
@@ -161,13 +160,23 @@ def set_popularity(job, workflow, mask_op):
         mask_op.item_counts = check_item_counts(popularity_counts(workflow, job.columns[0]))
 
 
+def _check_mask(job):
+    from merlin_mlm_ops import MaskRandom
+
+    try:
+        MaskRandom(prob=job.prob, seed=job.seed, key=job.key, min_masked=job.min_masked,
+                   max_masked=job.max_masked, pad_id=job.pad_id, **_bert_kwargs(job))
+    except (TypeError, ValueError) as exc:
+        raise JobError(str(exc)) from None
+
+
 def _check_window(job):
-    from merlin_mlm_ops import SlidingWindows
+    from merlin_mlm_ops.masking.windows import check_window_params
 
     if job.key is None:
         raise JobError("--window needs --key: the session id keys each window's masks")
     try:
-        SlidingWindows(*job.window, key=job.key)
+        check_window_params(*job.window, job.key, None)
     except (TypeError, ValueError) as exc:
         raise JobError(f"--window: {exc}") from None
 
@@ -208,9 +217,9 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     MaskRandom ran for epoch 0).
     """
     from merlin_mlm_ops.adapters import frame_adapter
-    from merlin_mlm_ops.masking.rules import segment_count
 
-    target = LocalTarget(root) if isinstance(root, (str, os.PathLike)) else root
+    if hasattr(workflow, "epoch_frames"):  # the transform without NVTabular (job/plain.py)
+        return write_epochs(index, epochs, root, *workflow.epoch_frames(df, columns))
     with quiet_executor():
         out = workflow._transform_df(df)
     mask_name = mask_op.mask_name(columns)
@@ -218,11 +227,9 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     flat = adapter.flatten(out[columns[0]], columns[0], mask_op.label)
     values, offsets = _host(flat.values), _host(flat.offsets)
     eligible = np.ones(len(values), dtype=bool) if mask_op.pad_id is None else values != mask_op.pad_id
-    n_eligible = segment_count(eligible, offsets)
-    stats, files = None, {}
-    for epoch in range(epochs):
-        epoch_op = mask_op.with_epoch(epoch)
-        mask = epoch_op.compute_mask(flat, out, adapter)
+
+    def epoch_frame(epoch):
+        mask = mask_op.with_epoch(epoch).compute_mask(flat, out, adapter)
         mask, ids = mask if isinstance(mask, tuple) else (mask, None)  # ids: --replace's input ids
         if epoch:
             out[mask_name] = adapter.build_bool_lists(mask, flat.offsets, flat.valid, out.index,
@@ -230,6 +237,22 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
             if ids is not None:
                 out[mask_op.input_name(columns)] = adapter.build_lists(ids, flat.offsets, flat.valid, out.index,
                                                                        source=out[columns[0]])
+        return out, _host(mask)
+
+    return write_epochs(index, epochs, root, epoch_frame, eligible, offsets)
+
+
+def write_epochs(index, epochs, root, epoch_frame, eligible, offsets):
+    """Write partition ``index``'s file of every epoch under ``root`` and return its record;
+    ``epoch_frame(epoch)`` gives the epoch's frame and its flat mask (NumPy), ``eligible`` and
+    ``offsets`` the flat item rows (NumPy) for the statistics."""
+    from merlin_mlm_ops.masking.rules import segment_count
+
+    target = LocalTarget(root) if isinstance(root, (str, os.PathLike)) else root
+    n_eligible = segment_count(eligible, offsets)
+    stats, files = None, {}
+    for epoch in range(epochs):
+        out, mask = epoch_frame(epoch)
         folder = f"epoch_{epoch:04d}"
         target.check_alive(folder)
         buffer = io.BytesIO()
@@ -238,7 +261,7 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
         rel = f"{folder}/part_{index:05d}.parquet"
         target.write(rel, data, index if epoch == 0 else None)
         files[rel] = [len(data), hashlib.sha256(data).hexdigest()]
-        epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
+        epoch_stats = _epoch_stats(n_eligible, mask, offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
@@ -370,12 +393,15 @@ def close_client(client):
 
 def job_arguments(job: MaskJob, checked: CheckedInputs, seed):
     """What decides the output bits: a resumed job must match the interrupted one on all of it."""
+    from merlin_mlm_ops.job import plain
+
     return {"columns": list(job.columns), "prob": job.prob, "seed": seed, "key": job.key,
             "min_masked": job.min_masked, "max_masked": job.max_masked, "pad_id": job.pad_id,
             "epochs": job.epochs, "categorify": job.categorify, "gpu": job.gpu, "part_size": job.part_size,
             "inputs": checked.fingerprint, "window": None if job.window is None else list(job.window),
             "last_ratio": job.last_ratio, "replace": None if job.replace is None else list(job.replace),
-            "vocab": None if job.vocab is None else list(job.vocab), "popularity": job.popularity}
+            "vocab": None if job.vocab is None else list(job.vocab), "popularity": job.popularity,
+            "transform": plain.transform_name()}
 
 
 def pick_resumable(runs, args, output, log, name=str):
@@ -395,7 +421,7 @@ def pick_resumable(runs, args, output, log, name=str):
 
 
 #: Arguments that runs recorded before their option existed lack, with the value those runs used.
-_ADDED_LATER = {"last_ratio": 0.0, "popularity": False}
+_ADDED_LATER = {"last_ratio": 0.0, "popularity": False, "transform": "nvtabular"}
 
 
 def _differences(old, new):
@@ -478,14 +504,17 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
 def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures):
     import warnings
 
-    from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
-
-    from merlin_mlm_ops.compat.dask import register as register_compat
+    from merlin_mlm_ops.job import plain
 
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
     read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
-    workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"), seed)
+    nvt = not plain.without_nvtabular()
+    if nvt:
+        workflow, mask_op = build_workflow(job, os.path.join(tmp, "categories"), seed)
+    else:  # no NVTabular: the dataframe API, the same files (job/plain.py)
+        plain.announce()
+        workflow = mask_op = plain.PlainTransform.for_job(job, seed)
     args = job_arguments(job, checked, mask_op.seed)
     for epoch in range(job.epochs):
         os.makedirs(epoch_dir(tmp, epoch), exist_ok=True)
@@ -494,9 +523,9 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "started_s": time.time(),
            "categories": None if resumed is None else resumed.get("categories")}
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
-    register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
-    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
-    set_popularity(job, workflow, mask_op)
+    if nvt:
+        _fit_workflow(workflow, job, checked, client, read_columns)
+        set_popularity(job, workflow, mask_op)
     categories = jo.tree_digest(os.path.join(tmp, "categories"))
     kept = {}
     if resumed is not None:
@@ -508,15 +537,16 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
         log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
             "(sizes and SHA-256 verified), the rest redone")
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
-    for epoch in range(job.epochs):
-        TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
+    if nvt:
+        _write_schemas(workflow, tmp, job.epochs)
     records = mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, tmp)
     totals = _totals(records)
-    workflow.save(os.path.join(tmp, "workflow"))
+    if nvt:
+        workflow.save(os.path.join(tmp, "workflow"))
     seconds = time.perf_counter() - t0
     summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
     jo.write_json_atomic(os.path.join(tmp, jo.JOB_FILE),
-                         {"job": asdict(job) | {"seed": mask_op.seed}, "summary": summary,
+                         {"job": asdict(job) | {"seed": mask_op.seed}, "summary": summary, **plain.manifest_fields(),
                           "by_length": {"rows": totals["rows_by_length"].tolist(),
                                         "masked": totals["masked_by_length"].tolist()}})
     jo.write_manifest(tmp, sorted(records, key=lambda r: r["index"]))
@@ -543,6 +573,20 @@ def schema_sample(sample, column, rows=SCHEMA_SAMPLE_ROWS):
     first = int(np.argmax(lengths > 0)) if len(lengths) else 0
     order = [first] + [i for i in range(min(rows, len(sample))) if i != first]
     return sample.iloc[order]
+
+
+def _fit_workflow(workflow, job, checked, client, read_columns):
+    from merlin_mlm_ops.compat.dask import register as register_compat
+
+    register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
+    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
+
+
+def _write_schemas(workflow, tmp, epochs):
+    from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
+
+    for epoch in range(epochs):
+        TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
 
 
 def _fit(workflow, job, checked, sample):
