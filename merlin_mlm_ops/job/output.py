@@ -37,10 +37,6 @@ RUN_FILE = ".mlm-run.json"
 PARTS_DIR = ".mlm-parts"
 MANIFEST = "mlm-manifest.json"
 JOB_FILE = "mlm-job.json"
-# Test hooks (read on the workers): seconds to sleep before writing each partition, and the
-# index of a partition whose first write fails as if the disk were full.
-DELAY_ENV = "MERLIN_MLM_TEST_PARTITION_DELAY"
-ENOSPC_ENV = "MERLIN_MLM_TEST_ENOSPC_PARTITION"
 
 
 def normalize(output):
@@ -170,15 +166,6 @@ def write_bytes_atomic(path, data):
             except OSError:
                 pass
         raise OSError(exc.errno, exc.strerror, path) from None
-
-
-def fault_hooks(index, path):
-    """The test-only faults of :data:`DELAY_ENV` and :data:`ENOSPC_ENV` (no-ops when unset)."""
-    delay = os.environ.get(DELAY_ENV)
-    if delay:
-        time.sleep(float(delay))
-    if os.environ.get(ENOSPC_ENV) == str(index):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
 
 
 def part_record_path(root, index):

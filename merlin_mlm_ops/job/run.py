@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import json
 import logging
@@ -48,7 +47,7 @@ from merlin_mlm_ops.job import output as jo
 from merlin_mlm_ops.job.inputs import (CheckedInputs, Partition, check_inputs, check_output_apart,
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job.output import check_replaceable, normalize
-from merlin_mlm_ops.job.storage import LocalTarget, is_url, local_path
+from merlin_mlm_ops.job.storage import LocalTarget, is_url, local_path, write_partition_file
 from merlin_mlm_ops.job.storage import check_output as check_object_output
 
 __all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "find_parquet_files"]
@@ -177,8 +176,7 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
         out.to_parquet(buffer, index=False)
         data = buffer.getvalue()
         rel = f"{folder}/part_{index:05d}.parquet"
-        target.write(rel, data, index if epoch == 0 else None)
-        files[rel] = [len(data), hashlib.sha256(data).hexdigest()]
+        files[rel] = write_partition_file(target, rel, data)
         epoch_stats = _epoch_stats(n_eligible, _host(mask), offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
