@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from merlin.schema import ColumnSchema
 
+from merlin_mlm_ops.adapters.names import SUFFIXES_TEXT, is_part_name
 from merlin_mlm_ops.errors import MaskInputError
 from merlin_mlm_ops.masking import engine, rules
 from merlin_mlm_ops.masking.bert_params import check_bert_options
@@ -62,9 +63,8 @@ class BertRulesMixin:
         if input_column is not None:
             if not isinstance(input_column, str) or not input_column:
                 raise TypeError(f"input_column must be a non-empty str or None, got {input_column!r}")
-            if input_column.endswith(("__values", "__offsets")):
-                raise ValueError(f"input_column {input_column!r} must not end with '__values' or '__offsets' "
-                                 "(merlin's ragged-tensor suffixes)")
+            if is_part_name(input_column):
+                raise ValueError(f"input_column {input_column!r} must not end with {SUFFIXES_TEXT}")
             if self.replace is None:
                 raise ValueError("input_column names the column written under replace=...; pass replace too")
         self.input_column = input_column
