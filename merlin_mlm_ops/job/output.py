@@ -19,7 +19,6 @@ complete, with each file's size and SHA-256.  The published output keeps one
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import glob
 import hashlib
@@ -30,7 +29,7 @@ import shutil
 import socket
 import time
 
-from merlin_mlm_ops.data.files import sha256
+from merlin_mlm_ops.data.files import sha256, write_atomic
 from merlin_mlm_ops.errors import JobError
 
 RUN_FILE = ".mlm-run.json"
@@ -145,27 +144,7 @@ def read_run(folder):
 
 
 def write_json_atomic(path, obj):
-    write_bytes_atomic(path, json.dumps(obj, sort_keys=True).encode())
-
-
-def write_bytes_atomic(path, data):
-    """Write ``data`` to ``path`` via ``path.partial-<pid>`` + rename: the file is whole or absent,
-    also when a task that Dask started twice writes the same file from two processes.
-
-    A failed write (a full disk) raises OSError naming ``path``, and leaves no partial file.
-    """
-    partial = f"{path}.partial-{os.getpid()}"
-    try:
-        with open(partial, "wb") as fh:
-            fh.write(data)
-        os.replace(partial, path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:  # ENOENT: the folder was removed, the job is cancelled
-            try:
-                os.unlink(partial)
-            except OSError:
-                pass
-        raise OSError(exc.errno, exc.strerror, path) from None
+    write_atomic(path, json.dumps(obj, sort_keys=True).encode())
 
 
 def part_record_path(root, index):

@@ -372,9 +372,9 @@ class LocalTarget:
         return os.path.join(self.root, rel)
 
     def write(self, rel, data):
-        from merlin_mlm_ops.job import output as jo
+        from merlin_mlm_ops.data.files import write_atomic
 
-        jo.write_bytes_atomic(self.location(rel), data)
+        write_atomic(self.location(rel), data)
 
 
 class ObjectTarget:
