@@ -15,11 +15,13 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def write_atomic(path, data):
+def write_atomic(path, data: bytes):
     """Write ``data`` to ``path`` via ``path.partial-<pid>`` + rename: the file is whole or absent,
-    also when a task that Dask started twice writes the same file from two processes.
+    also when two processes write the same file (a task that Dask started twice).
 
-    A failed write (a full disk) raises OSError naming ``path``, and leaves no partial file.
+    A failed write (a full disk) raises OSError naming ``path``, and leaves no partial file. When
+    the folder is gone (ENOENT: the job that made it was cancelled), the OSError names ``path`` too,
+    and nothing is created.
     """
     partial = f"{path}.partial-{os.getpid()}"
     try:
