@@ -36,8 +36,8 @@ import shutil
 import socket
 import time
 import traceback
-from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional, Tuple
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -75,6 +75,21 @@ class MaskJob:
     window: Optional[Tuple[int, int]] = None
     last_ratio: float = 0.0
     storage_options: Optional[dict] = None  # fsspec options for URL inputs and output
+
+
+@dataclass
+class RunContext:
+    """One run of a job, from its start to its end: the job and its checked inputs, the Dask
+    client, where progress and log lines go, when it started (``t0``, ``time.perf_counter``) and
+    the tasks it submitted (``futures``: cancelled when the run stops)."""
+
+    job: MaskJob
+    checked: CheckedInputs
+    client: Any
+    progress: Optional[Callable[[int, int], None]] = None
+    log: Callable[[str], None] = lambda line: None
+    t0: float = field(default_factory=time.perf_counter)
+    futures: list = field(default_factory=list)
 
 
 def validate_job(job: MaskJob) -> CheckedInputs:
@@ -182,22 +197,22 @@ def process_partition(df, index, workflow, mask_op, columns, epochs, root):
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
 
-def mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, root,
-                   storage_options=None):
-    """Mask every partition of ``checked`` not in ``kept`` on the workers, writing under ``root``;
-    the tasks join ``futures`` (the caller cancels them on a stop). Returns the records of all
-    partitions, the kept ones first."""
+def mask_remaining(ctx: RunContext, *, kept, workflow, mask_op, read_columns, root, storage_options=None):
+    """Mask every partition of ``ctx.checked`` not in ``kept`` on the workers, writing under
+    ``root``; the tasks are the run's ``ctx.futures`` (cancelled on a stop). Returns the records of
+    all partitions, the kept ones first."""
+    job, checked, client = ctx.job, ctx.checked, ctx.client
     todo = [i for i in range(len(checked.partitions)) if i not in kept]
     records = list(kept.values())
     if todo:
         # One task per partition reads, masks and writes it: a decoded frame never travels
         # between workers (pickling object columns costs more than masking them).
         [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
-        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
-                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
-                              read_columns=read_columns, epochs=job.epochs, root=root, gpu=job.gpu,
-                              storage_options=storage_options, pure=False)
-        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+        ctx.futures = client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
+                                 workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
+                                 read_columns=read_columns, epochs=job.epochs, root=root, gpu=job.gpu,
+                                 storage_options=storage_options, pure=False)
+        records += _gather_with_progress(ctx.futures, ctx.progress, len(kept), len(checked.partitions))
     return records
 
 
@@ -392,28 +407,28 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     checked = checked or validate_job(job)
     output = normalize(job.output)
     tmp = jo.tmp_folder(output)
-    t0 = time.perf_counter()
+    ctx = RunContext(job=job, checked=checked, client=client, progress=progress, log=log)
     resumed = _take_over_leftovers(output, tmp, job_arguments(job, checked, job.seed), resume, log)
     # Again, now that no other run can change it (and a dead run's trash may have been restored);
     # a resumed folder stays as it is, for a later --resume.
     check_replaceable(output, job.overwrite)
-    futures = []
     try:
-        return _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
+        return _run(ctx, output=output, tmp=tmp, resumed=resumed)
     except BaseException as exc:
-        _abandon(client, futures, tmp)
+        _abandon(client, ctx.futures, tmp)
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise JobError(f"no space left on device while writing {exc.filename or tmp}") from None
         raise
 
 
-def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures):
+def _run(ctx: RunContext, *, output, tmp, resumed):
     import warnings
 
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
     from merlin_mlm_ops.compat.dask import register as register_compat
 
+    job, checked = ctx.job, ctx.checked
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
     read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
@@ -426,8 +441,8 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "started_s": time.time(),
            "categories": None if resumed is None else resumed.get("categories")}
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
-    register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
-    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
+    register_compat(ctx.client)  # Categorify's fit tasks need not carry an operator whose import applies it
+    _fit(workflow, job=job, checked=checked, sample=read_partition(checked.partitions[0], read_columns, job.gpu))
     categories = jo.tree_digest(os.path.join(tmp, "categories"))
     kept = {}
     if resumed is not None:
@@ -436,15 +451,15 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
             os.makedirs(os.path.join(tmp, jo.PARTS_DIR))
         kept = jo.verified_parts(tmp, checked.partitions)
         jo.remove_strays(tmp, {rel for record in kept.values() for rel in record["files"]})
-        log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
+        ctx.log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
             "(sizes and SHA-256 verified), the rest redone")
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
     for epoch in range(job.epochs):
         TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
-    records = mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, tmp)
+    records = mask_remaining(ctx, kept=kept, workflow=workflow, mask_op=mask_op, read_columns=read_columns, root=tmp)
     totals = _totals(records)
     workflow.save(os.path.join(tmp, "workflow"))
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - ctx.t0
     summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
     jo.write_json_atomic(os.path.join(tmp, jo.JOB_FILE),
                          {"job": asdict(job) | {"seed": mask_op.seed}, "summary": summary,
@@ -455,7 +470,7 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
     return summary
 
 
-def _fit(workflow, job, checked, sample):
+def _fit(workflow, *, job, checked, sample):
     """Fit ``workflow``: on every file for Categorify, else on ``sample`` (the first partition:
     MaskRandom has no statistics, and reading one partition is all the schema needs)."""
     from merlin.io import Dataset
