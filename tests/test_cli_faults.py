@@ -295,6 +295,20 @@ def test_a_full_disk_ends_in_one_line_and_leaves_the_previous_output_untouched(c
     assert digests(out) == before and not glob.glob(out + ".*")
 
 
+def test_a_full_disk_in_the_workers_the_command_starts_ends_in_the_same_line(raw6, tmp_path, faults):
+    out = str(tmp_path / "out")
+    proc = _start(raw6, out, env=faults.subprocess_env(enospc=3))  # its own workers, through Dask's preload
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 2
+    assert stderr.strip().splitlines() == [
+        f"merlin-mlm: error: no space left on device while writing {out}.tmp/epoch_0000/part_00003.parquet"]
+    assert nothing_left(out)
+
+
 def test_a_real_full_filesystem_ends_in_the_same_line(cluster, raw6, tmp_path, capsys):
     disk = tmp_path / "disk"
     disk.mkdir()
