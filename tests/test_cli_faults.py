@@ -298,15 +298,9 @@ def test_a_full_disk_ends_in_one_line_and_leaves_the_previous_output_untouched(c
 def test_a_full_disk_in_the_workers_the_command_starts_ends_in_the_same_line(raw6, tmp_path, faults):
     out = str(tmp_path / "out")
     proc = _start(raw6, out, env=faults.subprocess_env(enospc=3))  # its own workers, through Dask's preload
-    try:
-        _, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 2
-    assert stderr.strip().splitlines() == [
-        f"merlin-mlm: error: no space left on device while writing {out}.tmp/epoch_0000/part_00003.parquet"]
-    assert nothing_left(out)
+    assert _outcome(proc, timeout=300) == (2, [
+        f"merlin-mlm: error: no space left on device while writing {out}.tmp/epoch_0000/part_00003.parquet"])
+    assert nothing_left(out) and _group_gone(proc.pid)
 
 
 def test_a_real_full_filesystem_ends_in_the_same_line(cluster, raw6, tmp_path, capsys):
@@ -336,6 +330,17 @@ def _start(raw, out, *extra, env=None):
     cmd = [sys.executable, "-m", "merlin_mlm_ops.job.cli", "mask", raw, "-o", out, *ARGS, *(extra or ["--workers", "2"])]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+
+
+def _outcome(proc, timeout):
+    """``(exit code, stderr lines)`` of a command started with :func:`_start`, once it ends (its
+    process group killed if it has not ended within ``timeout`` s)."""
+    try:
+        stderr = proc.communicate(timeout=timeout)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, stderr.strip().splitlines()
 
 
 def _wait_for_parts(proc, out, n, timeout=240):
