@@ -26,6 +26,8 @@ after
 """
 import os
 
+from merlin_mlm_ops.data.files import write_atomic
+
 __all__ = ["markers", "replace_text_block", "read_block", "replace_block"]
 
 
@@ -73,8 +75,5 @@ def replace_block(path, name, body, *, section=None):
     if section is not None and begin not in text and end not in text:
         text = (text.rstrip("\n") + "\n\n" if text else "") + f"{section}\n\n{begin}\n{end}\n"
     new = replace_text_block(text, name, body)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(new)
-    os.replace(tmp, path)
+    write_atomic(path, new.encode("utf-8"))
     return new

@@ -87,3 +87,14 @@ def process_cluster(tmp_path_factory, s3_server):
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture
+def faults():
+    """The module ``tests/faults.py``: slow or failing partition writes, in this process
+    (``install``), on a client's workers (``on_workers``) or in the workers of a ``merlin-mlm``
+    subprocess (``subprocess_env``).  What a test installs in this process is removed after it."""
+    import faults as module
+
+    yield module
+    module.uninstall()

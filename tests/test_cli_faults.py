@@ -20,7 +20,7 @@ from merlin_mlm_ops.data.parquet import write_partitioned
 from merlin_mlm_ops.data.synthetic import make_sessions
 from merlin_mlm_ops.errors import JobError
 from merlin_mlm_ops.job.cli import main
-from merlin_mlm_ops.job.output import DELAY_ENV, ENOSPC_ENV, OutputLock
+from merlin_mlm_ops.job.output import OutputLock
 from merlin_mlm_ops.job.run import MaskJob, run_mask_job
 
 # Seconds each partition takes in the tests that stop a job midway: long enough that the job (6
@@ -280,21 +280,27 @@ def test_an_unexpected_failure_is_one_line_with_exit_code_1_and_debug_raises(tmp
 
 # ---- a full disk ------------------------------------------------------------------------------
 
-def test_a_full_disk_ends_in_one_line_and_leaves_the_previous_output_untouched(cluster, raw6, tmp_path, capsys):
+def test_a_full_disk_ends_in_one_line_and_leaves_the_previous_output_untouched(cluster, raw6, tmp_path, capsys,
+                                                                               faults):
     out = str(tmp_path / "out")
     args = ["mask", raw6, "-o", out, *ARGS, "--scheduler", cluster[0].scheduler_address]
     assert main(args) == 0
     before = digests(out)
     capsys.readouterr()
-    cluster[1].run(lambda: os.environ.__setitem__(ENOSPC_ENV, "3"))  # on the workers, where files are written
-    try:
+    with faults.on_workers(cluster[1], enospc=3):  # on the workers, where files are written
         assert main(args + ["--overwrite", "--seed", "5"]) == 2
-    finally:
-        cluster[1].run(lambda: os.environ.pop(ENOSPC_ENV, None))
     line = one_error_line(capsys)
     assert line == (f"merlin-mlm: error: no space left on device while writing "
                     f"{out}.tmp/epoch_0000/part_00003.parquet")
     assert digests(out) == before and not glob.glob(out + ".*")
+
+
+def test_a_full_disk_in_the_workers_the_command_starts_ends_in_the_same_line(raw6, tmp_path, faults):
+    out = str(tmp_path / "out")
+    proc = _start(raw6, out, env=faults.subprocess_env(enospc=3))  # its own workers, through Dask's preload
+    assert _outcome(proc, timeout=300) == (2, [
+        f"merlin-mlm: error: no space left on device while writing {out}.tmp/epoch_0000/part_00003.parquet"])
+    assert nothing_left(out) and _group_gone(proc.pid)
 
 
 def test_a_real_full_filesystem_ends_in_the_same_line(cluster, raw6, tmp_path, capsys):
@@ -317,13 +323,24 @@ def test_a_real_full_filesystem_ends_in_the_same_line(cluster, raw6, tmp_path, c
 
 # ---- signals, dead runs, --resume -------------------------------------------------------------
 
-def _start(raw, out, *extra, delay="1.0"):
-    """The command in a new session (its own process group); its own workers (unless ``extra``
-    names a scheduler) sleep ``delay`` s per partition."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore", **{DELAY_ENV: delay})
+def _start(raw, out, *extra, env=None):
+    """The command in a new session (its own process group), with ``env`` added to its environment
+    (``faults.subprocess_env(...)``: faults in the workers it starts unless ``extra`` names a scheduler)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", **(env or {}))
     cmd = [sys.executable, "-m", "merlin_mlm_ops.job.cli", "mask", raw, "-o", out, *ARGS, *(extra or ["--workers", "2"])]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+
+
+def _outcome(proc, timeout):
+    """``(exit code, stderr lines)`` of a command started with :func:`_start`, once it ends (its
+    process group killed if it has not ended within ``timeout`` s)."""
+    try:
+        stderr = proc.communicate(timeout=timeout)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, stderr.strip().splitlines()
 
 
 def _wait_for_parts(proc, out, n, timeout=240):
@@ -348,9 +365,10 @@ def _group_gone(pgid, timeout=30):
     return False
 
 
-def test_sigterm_stops_the_workers_removes_the_temporary_folder_and_prints_one_line(raw6, tmp_path, capsys):
+def test_sigterm_stops_the_workers_removes_the_temporary_folder_and_prints_one_line(raw6, tmp_path, capsys,
+                                                                                   faults):
     out = str(tmp_path / "out")
-    proc = _start(raw6, out)
+    proc = _start(raw6, out, env=faults.subprocess_env(delay=1.0))  # each partition takes 1 s on its workers
     try:
         _wait_for_parts(proc, out, 1)
         # meanwhile a second run on the same output is refused, naming the first
@@ -400,11 +418,11 @@ def test_a_replaced_output_left_in_the_trash_by_a_dead_run_is_restored(cluster, 
 
 
 def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_uninterrupted_run(
-        cluster, raw6, tmp_path, capsys):
+        cluster, raw6, tmp_path, capsys, faults):
     out, clean = str(tmp_path / "out"), str(tmp_path / "clean")
     client, address = cluster[1], cluster[0].scheduler_address
-    client.run(lambda: os.environ.__setitem__(DELAY_ENV, SLOW_PARTITION))
-    try:  # the command on the shared cluster, killed: its running tasks finish, nothing cleans up
+    with faults.on_workers(client, delay=SLOW_PARTITION):
+        # the command on the shared cluster, killed: its running tasks finish, nothing cleans up
         proc = _start(raw6, out, "--scheduler", address)
         try:
             _wait_for_parts(proc, out, 2)
@@ -412,8 +430,6 @@ def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_
             os.kill(proc.pid, signal.SIGKILL)
             proc.communicate()
         _wait_until_idle(client)
-    finally:
-        client.run(lambda: os.environ.pop(DELAY_ENV, None))
     [stale] = glob.glob(out + ".tmp")
     records = sorted(glob.glob(os.path.join(stale, ".mlm-parts", "part_*.json")))
     assert 2 <= len(records) < 6
@@ -434,7 +450,8 @@ def test_resume_after_kill_9_keeps_verified_partitions_and_gives_the_bits_of_an_
     assert len(digests(out)) == 2 * 7 + 2 + 2 and not glob.glob(out + ".*")
 
 
-def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(cluster, raw6, tmp_path, capsys):
+def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(cluster, raw6, tmp_path, capsys,
+                                                                               faults):
     import threading
 
     out = str(tmp_path / "out")
@@ -447,12 +464,11 @@ def test_sigint_stops_the_job_removes_the_temporary_folder_and_prints_one_line(c
     # A shell starts background jobs with SIGINT ignored (CI scripts, `cmd &`), and Python then keeps
     # it ignored: give this process Python's own handler, as an interactive Ctrl-C would find it.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    cluster[1].run(lambda: os.environ.__setitem__(DELAY_ENV, SLOW_PARTITION))
     try:
-        threading.Thread(target=interrupt_after_a_partition, daemon=True).start()
-        assert main(["mask", raw6, "-o", out, *ARGS, "--scheduler", cluster[0].scheduler_address]) == 130
+        with faults.on_workers(cluster[1], delay=SLOW_PARTITION):
+            threading.Thread(target=interrupt_after_a_partition, daemon=True).start()
+            assert main(["mask", raw6, "-o", out, *ARGS, "--scheduler", cluster[0].scheduler_address]) == 130
     finally:
-        cluster[1].run(lambda: os.environ.pop(DELAY_ENV, None))
         signal.signal(signal.SIGINT, previous)
     assert capsys.readouterr().err.strip().splitlines() == [
         "merlin-mlm: interrupted (SIGINT); workers stopped, no output folder was completed"]

@@ -52,3 +52,21 @@ def test_no_two_modules_of_the_package_import_each_other_even_through_others():
 def test_no_test_module_imports_another():
     for path in (ROOT / "tests").glob("*.py"):
         assert not [m for m in _imports(path) if m.startswith("test_")], path.name
+
+
+def test_the_package_holds_no_test_only_hooks():
+    """Faults are injected by the tests (tests/faults.py patches the job's one partition-writing
+    function), never by switches in the product: no identifier about faults or injection, and no
+    environment variable of the tests."""
+    import re
+
+    hook = re.compile(r"(?<!de)fault|inject|test_?hook", re.IGNORECASE)
+    switch = re.compile(r"MERLIN_MLM_TEST|MLM_TESTS?_|_TEST_", re.IGNORECASE)
+    found = []
+    for path in sorted((ROOT / "merlin_mlm_ops").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [getattr(node, attr, None) for attr in ("id", "attr", "name", "arg", "asname")]
+            found += [f"{path.name}: {name}" for name in names if isinstance(name, str) and hook.search(name)]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and switch.search(node.value):
+                found.append(f"{path.name}: {node.value!r}")
+    assert not found

@@ -19,7 +19,6 @@ from merlin_mlm_ops.data.synthetic import make_sessions
 from merlin_mlm_ops.errors import JobError
 from merlin_mlm_ops.job import storage as st
 from merlin_mlm_ops.job.cli import main
-from merlin_mlm_ops.job.output import DELAY_ENV
 from merlin_mlm_ops.job.run import MaskJob, validate_job
 
 pytest.importorskip("s3fs")
@@ -100,12 +99,10 @@ def cli(*args, env=None):
 
 
 @pytest.fixture
-def slow_workers(process_cluster):
+def slow_workers(process_cluster, faults):
     """Every partition takes 1.5 s on the workers while the test runs."""
-    client = process_cluster[1]
-    client.run(os.environ.__setitem__, DELAY_ENV, "1.5")
-    yield
-    client.run(os.environ.pop, DELAY_ENV, None)
+    with faults.on_workers(process_cluster[1], delay=1.5):
+        yield
 
 
 def test_a_job_on_s3_with_separate_worker_processes_writes_the_bits_of_a_local_run(

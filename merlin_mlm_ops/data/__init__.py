@@ -5,5 +5,5 @@
 - :mod:`~merlin_mlm_ops.data.parquet`: writing a frame as partitioned Parquet;
 - :mod:`~merlin_mlm_ops.data.epochs`: a job's output read back, one dataset per epoch;
 - :mod:`~merlin_mlm_ops.data.toy`: tiny encoded sessions with one ETL mask per epoch (tests, benchmarks);
-- :mod:`~merlin_mlm_ops.data.files`: file checksums.
+- :mod:`~merlin_mlm_ops.data.files`: file checksums and atomic writes.
 """

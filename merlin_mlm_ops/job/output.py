@@ -19,7 +19,6 @@ complete, with each file's size and SHA-256.  The published output keeps one
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import glob
 import hashlib
@@ -30,17 +29,13 @@ import shutil
 import socket
 import time
 
-from merlin_mlm_ops.data.files import sha256
+from merlin_mlm_ops.data.files import sha256, write_atomic
 from merlin_mlm_ops.errors import JobError
 
 RUN_FILE = ".mlm-run.json"
 PARTS_DIR = ".mlm-parts"
 MANIFEST = "mlm-manifest.json"
 JOB_FILE = "mlm-job.json"
-# Test hooks (read on the workers): seconds to sleep before writing each partition, and the
-# index of a partition whose first write fails as if the disk were full.
-DELAY_ENV = "MERLIN_MLM_TEST_PARTITION_DELAY"
-ENOSPC_ENV = "MERLIN_MLM_TEST_ENOSPC_PARTITION"
 
 
 def normalize(output):
@@ -149,36 +144,7 @@ def read_run(folder):
 
 
 def write_json_atomic(path, obj):
-    write_bytes_atomic(path, json.dumps(obj, sort_keys=True).encode())
-
-
-def write_bytes_atomic(path, data):
-    """Write ``data`` to ``path`` via ``path.partial-<pid>`` + rename: the file is whole or absent,
-    also when a task that Dask started twice writes the same file from two processes.
-
-    A failed write (a full disk) raises OSError naming ``path``, and leaves no partial file.
-    """
-    partial = f"{path}.partial-{os.getpid()}"
-    try:
-        with open(partial, "wb") as fh:
-            fh.write(data)
-        os.replace(partial, path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:  # ENOENT: the folder was removed, the job is cancelled
-            try:
-                os.unlink(partial)
-            except OSError:
-                pass
-        raise OSError(exc.errno, exc.strerror, path) from None
-
-
-def fault_hooks(index, path):
-    """The test-only faults of :data:`DELAY_ENV` and :data:`ENOSPC_ENV` (no-ops when unset)."""
-    delay = os.environ.get(DELAY_ENV)
-    if delay:
-        time.sleep(float(delay))
-    if os.environ.get(ENOSPC_ENV) == str(index):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    write_atomic(path, json.dumps(obj, sort_keys=True).encode())
 
 
 def part_record_path(root, index):

@@ -90,7 +90,7 @@ def run_remote_job(job, client, progress=None, *, resume=False, log=None, lock=N
     taken here) is the held :class:`~merlin_mlm_ops.job.storage.Lease` of ``job.output``
     (``with take_lease(job) as lock``)."""
     lease = lock
-    from merlin_mlm_ops.job.run import validate_job
+    from merlin_mlm_ops.job.run import RunContext, validate_job
 
     log = log or (lambda line: None)
     checked = checked or validate_job(job)
@@ -102,7 +102,7 @@ def run_remote_job(job, client, progress=None, *, resume=False, log=None, lock=N
         holder, age = lease.taken_over
         log(f"took over the lease of {store.url} from {holder.get('holder', 'unknown')}, "
             f"whose heartbeat stopped {age:.0f} s ago")
-    t0 = time.perf_counter()
+    ctx = RunContext(job=job, checked=checked, client=client, progress=progress, log=log)
     base = st.check_output(job)  # again, under the lease
     base_etag = store.head(store.key(st.MANIFEST))["etag"] if base is not None else None
     from merlin_mlm_ops.job.run import job_arguments
@@ -111,12 +111,11 @@ def run_remote_job(job, client, progress=None, *, resume=False, log=None, lock=N
                                   job_arguments(job, checked, job.seed), resume, log)
     attempt = attempt or st.new_attempt()
     target = ObjectTarget(store.key(st.ATTEMPTS, attempt), job.storage_options)
-    futures = []
     try:
-        return _run(job, client, progress, log, checked, store, target, attempt, resumed, base, base_etag, lease,
-                    t0, futures)
+        return _run(ctx, store=store, target=target, attempt=attempt, resumed=resumed, base=base,
+                    base_etag=base_etag, lease=lease)
     except BaseException:
-        _abandon(client, futures, target)
+        _abandon(client, ctx.futures, target)
         raise
 
 
@@ -157,8 +156,7 @@ def _upload_folder(store, local, rel):
                 store.write(store.key(rel, os.path.relpath(path, local).replace(os.sep, "/")), fh.read())
 
 
-def _run(job, client, progress, log, checked, store, target, attempt, resumed, base, base_etag, lease, t0,
-         futures):
+def _run(ctx, *, store, target, attempt, resumed, base, base_etag, lease):
     import warnings
 
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
@@ -168,6 +166,7 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
     from merlin_mlm_ops.job.run import (_fit, _totals, build_workflow, job_arguments, mask_remaining,
                                         read_partition, summarize)
 
+    job, checked = ctx.job, ctx.checked
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
     read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
@@ -176,12 +175,13 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
     run = {"args": args, "pid": os.getpid(), "host": lease.record["host"], "started": lease.record["started"],
            "started_s": time.time(), "categories": None}
     target.write(st.RUN_FILE, json.dumps(run, sort_keys=True).encode())
-    register_compat(client)
-    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu, job.storage_options))
+    register_compat(ctx.client)
+    _fit(workflow, job=job, checked=checked,
+         sample=read_partition(checked.partitions[0], read_columns, job.gpu, job.storage_options))
     kept = {}
     if resumed is not None:
         kept = _verified_parts(target, checked.partitions)
-        log(f"resuming from {target.root}: {len(kept)} of {len(checked.partitions)} partitions kept "
+        ctx.log(f"resuming from {target.root}: {len(kept)} of {len(checked.partitions)} partitions kept "
             "(sizes and SHA-256 verified), the rest redone")
     with tempfile.TemporaryDirectory(prefix="mlm-schema-") as tmp:
         TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(tmp)
@@ -189,13 +189,13 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
             schema = fh.read()
     for epoch in range(job.epochs):
         target.write(f"epoch_{epoch:04d}/schema.pbtxt", schema)
-    records = mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns,
-                             target, storage_options=job.storage_options)
+    records = mask_remaining(ctx, kept=kept, workflow=workflow, mask_op=mask_op, read_columns=read_columns,
+                             root=target, storage_options=job.storage_options)
     totals = _totals(records)
     with tempfile.TemporaryDirectory(prefix="mlm-workflow-") as tmp:
         workflow.save(os.path.join(tmp, "workflow"))
         _upload_folder(target.store, os.path.join(tmp, "workflow"), "workflow")
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - ctx.t0
     summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
     target.write(jo.JOB_FILE, json.dumps({"job": asdict(job) | {"seed": mask_op.seed, "storage_options": None},
                                           "summary": summary, "transform": "nvtabular",
@@ -210,11 +210,11 @@ def _run(job, client, progress, log, checked, store, target, attempt, resumed, b
     # Bookkeeping goes before the commit, so that the committed tree is the tree a local run writes.
     target.store.remove_prefix(target.store.key(jo.PARTS_DIR))
     target.store.fs.rm(target.store.key(st.RUN_FILE))
-    _commit(store, attempt, files, base, base_etag, lease, log)
+    _commit(store, attempt=attempt, files=files, base=base, base_etag=base_etag, lease=lease, log=ctx.log)
     return summary
 
 
-def _commit(store, attempt, files, base, base_etag, lease, log):
+def _commit(store, *, attempt, files, base, base_etag, lease, log):
     """Write ``OUT/mlm-manifest.json`` with a conditional put: the run's output becomes visible
     as a whole, or JobError when another run committed (or took the lease) meanwhile."""
     lease.check()

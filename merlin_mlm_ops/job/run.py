@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import json
 import logging
@@ -37,8 +36,8 @@ import shutil
 import socket
 import time
 import traceback
-from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional, Tuple
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -48,7 +47,7 @@ from merlin_mlm_ops.job import output as jo
 from merlin_mlm_ops.job.inputs import (CheckedInputs, Partition, check_inputs, check_output_apart,
                                        data_error, find_parquet_files, first_line, named_error, read_partition)
 from merlin_mlm_ops.job.output import check_replaceable, normalize
-from merlin_mlm_ops.job.storage import LocalTarget, is_url, local_path
+from merlin_mlm_ops.job.storage import LocalTarget, is_url, local_path, write_partition_file
 from merlin_mlm_ops.job.storage import check_output as check_object_output
 
 __all__ = ["JobError", "MaskJob", "validate_job", "run_mask_job", "start_client", "find_parquet_files"]
@@ -82,6 +81,21 @@ class MaskJob:
     #: Draw random items by popularity, with the counts of Categorify's fit (needs ``categorify``).
     popularity: bool = False
     storage_options: Optional[dict] = None  # fsspec options for URL inputs and output
+
+
+@dataclass
+class RunContext:
+    """One run of a job, from its start to its end: the job and its checked inputs, the Dask
+    client, where progress and log lines go, when it started (``t0``, ``time.perf_counter``) and
+    the tasks it submitted (``futures``: cancelled when the run stops)."""
+
+    job: MaskJob
+    checked: CheckedInputs
+    client: Any
+    progress: Optional[Callable[[int, int], None]] = None
+    log: Callable[[str], None] = lambda line: None
+    t0: float = field(default_factory=time.perf_counter)
+    futures: list = field(default_factory=list)
 
 
 def validate_job(job: MaskJob) -> CheckedInputs:
@@ -259,29 +273,28 @@ def write_epochs(index, epochs, root, epoch_frame, eligible, offsets):
         out.to_parquet(buffer, index=False)
         data = buffer.getvalue()
         rel = f"{folder}/part_{index:05d}.parquet"
-        target.write(rel, data, index if epoch == 0 else None)
-        files[rel] = [len(data), hashlib.sha256(data).hexdigest()]
+        files[rel] = write_partition_file(target, rel, data)
         epoch_stats = _epoch_stats(n_eligible, mask, offsets)
         stats = epoch_stats if stats is None else {k: stats[k] + epoch_stats[k] for k in stats}
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
 
-def mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, root,
-                   storage_options=None):
-    """Mask every partition of ``checked`` not in ``kept`` on the workers, writing under ``root``;
-    the tasks join ``futures`` (the caller cancels them on a stop). Returns the records of all
-    partitions, the kept ones first."""
+def mask_remaining(ctx: RunContext, *, kept, workflow, mask_op, read_columns, root, storage_options=None):
+    """Mask every partition of ``ctx.checked`` not in ``kept`` on the workers, writing under
+    ``root``; the tasks are the run's ``ctx.futures`` (cancelled on a stop). Returns the records of
+    all partitions, the kept ones first."""
+    job, checked, client = ctx.job, ctx.checked, ctx.client
     todo = [i for i in range(len(checked.partitions)) if i not in kept]
     records = list(kept.values())
     if todo:
         # One task per partition reads, masks and writes it: a decoded frame never travels
         # between workers (pickling object columns costs more than masking them).
         [workflow_future] = client.scatter([workflow], broadcast=True, hash=False)
-        futures += client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
-                              workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
-                              read_columns=read_columns, epochs=job.epochs, root=root, gpu=job.gpu,
-                              storage_options=storage_options, pure=False)
-        records += _gather_with_progress(futures, progress, len(kept), len(checked.partitions))
+        ctx.futures = client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
+                                 workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
+                                 read_columns=read_columns, epochs=job.epochs, root=root, gpu=job.gpu,
+                                 storage_options=storage_options, pure=False)
+        records += _gather_with_progress(ctx.futures, ctx.progress, len(kept), len(checked.partitions))
     return records
 
 
@@ -486,26 +499,26 @@ def run_mask_job(job: MaskJob, client, progress: Optional[Callable[[int, int], N
     checked = checked or validate_job(job)
     output = normalize(job.output)
     tmp = jo.tmp_folder(output)
-    t0 = time.perf_counter()
+    ctx = RunContext(job=job, checked=checked, client=client, progress=progress, log=log)
     resumed = _take_over_leftovers(output, tmp, job_arguments(job, checked, job.seed), resume, log)
     # Again, now that no other run can change it (and a dead run's trash may have been restored);
     # a resumed folder stays as it is, for a later --resume.
     check_replaceable(output, job.overwrite)
-    futures = []
     try:
-        return _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
+        return _run(ctx, output=output, tmp=tmp, resumed=resumed)
     except BaseException as exc:
-        _abandon(client, futures, tmp)
+        _abandon(client, ctx.futures, tmp)
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise JobError(f"no space left on device while writing {exc.filename or tmp}") from None
         raise
 
 
-def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures):
+def _run(ctx: RunContext, *, output, tmp, resumed):
     import warnings
 
     from merlin_mlm_ops.job import plain
 
+    job, checked = ctx.job, ctx.checked
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
     seed = job.seed if job.seed is not None or resumed is None else resumed["args"]["seed"]
     read_columns = list(job.columns) + ([job.key] if job.key is not None else [])
@@ -524,7 +537,7 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
            "categories": None if resumed is None else resumed.get("categories")}
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run)
     if nvt:
-        _fit_workflow(workflow, job, checked, client, read_columns)
+        _fit_workflow(workflow, job, checked, ctx.client, read_columns)
         set_popularity(job, workflow, mask_op)
     categories = jo.tree_digest(os.path.join(tmp, "categories"))
     kept = {}
@@ -534,16 +547,16 @@ def _run(job, client, progress, log, checked, output, tmp, resumed, t0, futures)
             os.makedirs(os.path.join(tmp, jo.PARTS_DIR))
         kept = jo.verified_parts(tmp, checked.partitions)
         jo.remove_strays(tmp, {rel for record in kept.values() for rel in record["files"]})
-        log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
+        ctx.log(f"resuming from {resumed['folder']}: {len(kept)} of {len(checked.partitions)} partitions kept "
             "(sizes and SHA-256 verified), the rest redone")
     jo.write_json_atomic(os.path.join(tmp, jo.RUN_FILE), run | {"categories": categories})
     if nvt:
         _write_schemas(workflow, tmp, job.epochs)
-    records = mask_remaining(client, futures, progress, job, checked, kept, workflow, mask_op, read_columns, tmp)
+    records = mask_remaining(ctx, kept=kept, workflow=workflow, mask_op=mask_op, read_columns=read_columns, root=tmp)
     totals = _totals(records)
     if nvt:
         workflow.save(os.path.join(tmp, "workflow"))
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - ctx.t0
     summary = summarize(job, mask_op, totals, len(checked.partitions), seconds)
     jo.write_json_atomic(os.path.join(tmp, jo.JOB_FILE),
                          {"job": asdict(job) | {"seed": mask_op.seed}, "summary": summary, **plain.manifest_fields(),
@@ -579,7 +592,7 @@ def _fit_workflow(workflow, job, checked, client, read_columns):
     from merlin_mlm_ops.compat.dask import register as register_compat
 
     register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
-    _fit(workflow, job, checked, read_partition(checked.partitions[0], read_columns, job.gpu))
+    _fit(workflow, job=job, checked=checked, sample=read_partition(checked.partitions[0], read_columns, job.gpu))
 
 
 def _write_schemas(workflow, tmp, epochs):
@@ -589,7 +602,7 @@ def _write_schemas(workflow, tmp, epochs):
         TensorflowMetadata.from_merlin_schema(workflow.output_schema).to_proto_text_file(epoch_dir(tmp, epoch))
 
 
-def _fit(workflow, job, checked, sample):
+def _fit(workflow, *, job, checked, sample):
     """Fit ``workflow``: on every file for Categorify, else on a few rows of ``sample`` (the first
     partition; see :func:`schema_sample`)."""
     from merlin.io import Dataset

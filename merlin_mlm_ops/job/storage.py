@@ -367,13 +367,14 @@ class LocalTarget:
         if not os.path.isdir(folder):  # the job was abandoned: never recreate its folder
             raise JobError(f"output folder {folder} is gone; the job was cancelled")
 
-    def write(self, rel, data, index=None):
-        from merlin_mlm_ops.job import output as jo
+    def location(self, rel):
+        """The path of ``rel`` under the target."""
+        return os.path.join(self.root, rel)
 
-        path = os.path.join(self.root, rel)
-        if index is not None:
-            jo.fault_hooks(index, path)
-        jo.write_bytes_atomic(path, data)
+    def write(self, rel, data):
+        from merlin_mlm_ops.data.files import write_atomic
+
+        write_atomic(self.location(rel), data)
 
 
 class ObjectTarget:
@@ -388,13 +389,19 @@ class ObjectTarget:
         if self.store.head(self.store.key(RUN_FILE)) is None:
             raise JobError(f"attempt {self.root} is gone; the job was cancelled")
 
-    def write(self, rel, data, index=None):
-        from merlin_mlm_ops.job import output as jo
+    def location(self, rel):
+        """The URL of ``rel`` under the target."""
+        return self.store.key(rel)
 
-        url = self.store.key(rel)
-        if index is not None:
-            jo.fault_hooks(index, url)
-        self.store.write(url, data)
+    def write(self, rel, data):
+        self.store.write(self.location(rel), data)
+
+
+def write_partition_file(target, rel, data):
+    """Write one data file of a partition, ``rel`` under ``target`` (a :class:`LocalTarget` or an
+    :class:`ObjectTarget`), whole or absent; returns its manifest entry ``[size, sha256]``."""
+    target.write(rel, data)
+    return [len(data), sha256_bytes(data)]
 
 
 def check_output(job):

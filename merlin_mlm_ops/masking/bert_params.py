@@ -17,6 +17,7 @@ import numbers
 
 import numpy as np
 
+from merlin_mlm_ops.adapters.names import SUFFIXES_TEXT, is_part_name
 from merlin_mlm_ops.masking import engine, rules
 
 
@@ -112,9 +113,8 @@ def check_input_column(input_column, replace):
         return None
     if not isinstance(input_column, str) or not input_column:
         raise TypeError(f"input_column must be a non-empty str or None, got {input_column!r}")
-    if input_column.endswith(("__values", "__offsets")):
-        raise ValueError(f"input_column {input_column!r} must not end with '__values' or '__offsets' "
-                         "(merlin's ragged-tensor suffixes)")
+    if is_part_name(input_column):
+        raise ValueError(f"input_column {input_column!r} must not end with {SUFFIXES_TEXT}")
     if replace is None:
         raise ValueError("input_column names the column written under replace=...; pass replace too")
     return input_column

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 
-RESERVED_SUFFIXES = ("__values", "__offsets")
+from merlin_mlm_ops.adapters.names import SUFFIXES_TEXT, is_part_name
 
 
 def check_int(name, value, *, minimum=0, allow_none=False, bits=None):
@@ -48,9 +48,8 @@ def check_mask_column(mask_column):
     if mask_column is not None:
         if not isinstance(mask_column, str) or not mask_column:
             raise TypeError(f"mask_column must be a non-empty str or None, got {mask_column!r}")
-        if mask_column.endswith(RESERVED_SUFFIXES):
-            raise ValueError(f"mask_column {mask_column!r} must not end with '__values' or "
-                             "'__offsets' (merlin's ragged-tensor suffixes)")
+        if is_part_name(mask_column):
+            raise ValueError(f"mask_column {mask_column!r} must not end with {SUFFIXES_TEXT}")
     return mask_column
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from merlin_mlm_ops.adapters.names import offsets_name, values_name
+
 
 def flat_sessions(rows, dtype=np.int64):
     """``(values, offsets)`` of a list of sessions (lists or arrays of ids)."""
@@ -18,8 +20,8 @@ def infer_inputs(module, column, values, offsets):
     from tritonclient.utils import np_to_triton_dtype
 
     inputs = []
-    for suffix, array in (("__values", values), ("__offsets", offsets)):
-        item = module.InferInput(f"{column}{suffix}", list(array.shape), np_to_triton_dtype(array.dtype))
+    for name, array in ((values_name(column), values), (offsets_name(column), offsets)):
+        item = module.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
         item.set_data_from_numpy(array)
         inputs.append(item)
     return inputs

@@ -23,6 +23,7 @@ from merlin.systems.dag.runtimes.triton import TritonExecutorRuntime
 from merlin.systems.triton.conversions import tensor_table_to_triton_response, triton_request_to_tensor_table
 from merlin.systems.triton.models.executor_model import TritonPythonModel as MerlinExecutor
 
+from merlin_mlm_ops.adapters.names import offsets_name, values_name
 from merlin_mlm_ops.serving.ops import RequestError, ValidateSequences, error_reply
 
 
@@ -53,10 +54,11 @@ class TritonPythonModel(MerlinExecutor):
 
     def _check(self, request):
         for name in self.ragged:
-            values = pb_utils.get_input_tensor_by_name(request, f"{name}__values")
-            offsets = pb_utils.get_input_tensor_by_name(request, f"{name}__offsets")
+            values = pb_utils.get_input_tensor_by_name(request, values_name(name))
+            offsets = pb_utils.get_input_tensor_by_name(request, offsets_name(name))
             if values is None or offsets is None:
-                raise RequestError(f"column '{name}': the request needs both {name}__values and {name}__offsets")
+                raise RequestError(f"column '{name}': the request needs both {values_name(name)} and "
+                                   f"{offsets_name(name)}")
             for validator in self.validators:
                 validator.check(name, values.as_numpy(), np.asarray(offsets.as_numpy()))
 

@@ -9,6 +9,7 @@ from merlin.schema import ColumnSchema, Schema
 from merlin.systems.dag.ops.tensorflow import PredictTensorflow
 from merlin.table import TensorTable
 
+from merlin_mlm_ops.adapters.names import offsets_name, values_name
 from merlin_mlm_ops.serving.sessions import DEFAULT_MAX_LEN, assemble_scores, fit_sessions
 
 
@@ -204,9 +205,9 @@ class PredictSavedModel(PredictTensorflow):
         for name in ragged:
             values, offsets, rows = fit_sessions(*columns[name], self.max_len)
             scored = rows if scored is None else scored
-            inputs[f"{name}__values"] = tf.convert_to_tensor(values, dtype=self.input_schema[name].dtype.to("tensorflow"))
+            inputs[values_name(name)] = tf.convert_to_tensor(values, dtype=self.input_schema[name].dtype.to("tensorflow"))
             # SavedModel signatures take int64 offsets; Triton sends int32
-            inputs[f"{name}__offsets"] = tf.convert_to_tensor(offsets, dtype=tf.int64)
+            inputs[offsets_name(name)] = tf.convert_to_tensor(offsets, dtype=tf.int64)
         scored = np.arange(batch_size) if scored is None else scored
         for name, (values, offsets) in columns.items():
             if offsets is None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from merlin_mlm_ops.adapters.names import offsets_name, values_name
+
 __all__ = ["MaskedSequenceEmbedding", "MaskedItemLoss", "mlm_targets", "IGNORE_LABEL"]
 
 #: Label of the positions the loss must ignore (see :func:`mlm_targets`).
@@ -14,13 +16,13 @@ def list_column(inputs, name, what, hint=None):
     ``<name>__values`` + ``<name>__offsets``; a trailing dimension of 1 is dropped."""
     if name in inputs:
         value = inputs[name]
-    elif f"{name}__values" in inputs and f"{name}__offsets" in inputs:
-        values = tf.reshape(inputs[f"{name}__values"], [-1])
-        offsets = tf.reshape(inputs[f"{name}__offsets"], [-1])
+    elif values_name(name) in inputs and offsets_name(name) in inputs:
+        values = tf.reshape(inputs[values_name(name)], [-1])
+        offsets = tf.reshape(inputs[offsets_name(name)], [-1])
         value = tf.RaggedTensor.from_row_splits(values, tf.cast(offsets, tf.int64), validate=False)
     else:
         raise ValueError(f"{what} column '{name}' is missing from the inputs (got {sorted(inputs)}); "
-                         + (hint or f"pass it as '{name}' or as '{name}__values' + '{name}__offsets'"))
+                         + (hint or f"pass it as '{name}' or as '{values_name(name)}' + '{offsets_name(name)}'"))
     if value.shape.rank == 3:
         value = value.merge_dims(1, 2) if isinstance(value, tf.RaggedTensor) else tf.squeeze(value, -1)
     return value
@@ -108,7 +110,7 @@ class MaskedSequenceEmbedding(tf.keras.layers.Layer):
         ids, id_lengths = _dense_column(inputs, self.ids_column, self.pad_id, "item id")
         mask, mask_lengths = _dense_column(inputs, self.mask_column, False, "mask")
         if mask.dtype != tf.bool:
-            if mask.dtype in (tf.int8, tf.uint8) and f"{self.mask_column}__values" in inputs:
+            if mask.dtype in (tf.int8, tf.uint8) and values_name(self.mask_column) in inputs:
                 mask = tf.cast(mask, tf.bool)  # the dataloader ships bool lists as int8
             else:
                 raise TypeError(f"mask column '{self.mask_column}' must be bool, got {mask.dtype.name}")

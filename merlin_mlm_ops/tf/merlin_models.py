@@ -42,17 +42,17 @@ from merlin.models.tf.transforms.sequence import (
 from merlin.models.utils import schema_utils
 from merlin.schema import Schema, Tags
 
+from merlin_mlm_ops.adapters.names import SUFFIXES
 from merlin_mlm_ops.compat.registry import disabled_by_env, version_matches
 from merlin_mlm_ops.tags import INPUT_TAG, MASK_TAG
 from merlin_mlm_ops.tf.compat import CompiledFunctions, del_untracked, forget_attribute, set_untracked
 from merlin_mlm_ops.tf.layers import list_column
 
-_SUFFIXES = ("__values", "__offsets")
 _TARGET_TAGS = [Tags.TARGET, Tags.BINARY_CLASSIFICATION, Tags.REGRESSION]
 
 
 def _mask_keys(name):
-    return {name, *(name + s for s in _SUFFIXES)}
+    return {name, *(name + s for s in SUFFIXES)}
 
 
 @tf.keras.utils.register_keras_serializable(package="merlin_mlm_ops")

@@ -11,6 +11,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from merlin_mlm_ops.adapters.names import offsets_name, values_name
+
 __all__ = ["IGNORE_LABEL", "EmbeddedSequence", "MaskedSequenceEmbedding", "MaskedItemLoss", "mlm_targets",
            "dense_list_column", "as_bool_mask"]
 
@@ -74,11 +76,11 @@ def dense_list_column(inputs, name, pad, what="list", width=None):
         if value.dim() != 2:
             raise ValueError(f"{what} column '{name}' must be (batch, length), got shape {tuple(value.shape)}")
         return value, None
-    if f"{name}__values" not in inputs or f"{name}__offsets" not in inputs:
+    if values_name(name) not in inputs or offsets_name(name) not in inputs:
         raise KeyError(f"{what} column '{name}' is missing from the batch (got {sorted(inputs)}); pass it "
-                       f"padded as '{name}' or as '{name}__values' + '{name}__offsets'")
-    values = torch.as_tensor(inputs[f"{name}__values"]).reshape(-1)
-    offsets = torch.as_tensor(inputs[f"{name}__offsets"]).reshape(-1).to(torch.int64)
+                       f"padded as '{name}' or as '{values_name(name)}' + '{offsets_name(name)}'")
+    values = torch.as_tensor(inputs[values_name(name)]).reshape(-1)
+    offsets = torch.as_tensor(inputs[offsets_name(name)]).reshape(-1).to(torch.int64)
     lengths = _check_offsets(offsets, values.numel(), name)
     longest = int(lengths.max()) if lengths.numel() else 0
     if width is None:
@@ -258,8 +260,8 @@ def input_ids(inputs, name, ids, pad_id, ids_column):
     if seen.shape != ids.shape:
         raise ValueError(f"input column '{name}' has shape {tuple(seen.shape)} but '{ids_column}' has "
                          f"{tuple(ids.shape)}")
-    if lengths is not None and f"{ids_column}__offsets" in inputs:
-        id_offsets = torch.as_tensor(inputs[f"{ids_column}__offsets"]).reshape(-1).to(torch.int64)
+    if lengths is not None and offsets_name(ids_column) in inputs:
+        id_offsets = torch.as_tensor(inputs[offsets_name(ids_column)]).reshape(-1).to(torch.int64)
         differ = torch.nonzero(lengths.cpu() != (id_offsets[1:] - id_offsets[:-1]).cpu())
         if len(differ):
             row = int(differ[0, 0])
