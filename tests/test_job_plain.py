@@ -28,6 +28,8 @@ CASES = {
     "window": ["-c", "item_ids", "-c", "category", "--seed", "7", "--key", "session_id", "--window", "4:2"],
     "last_ratio": ["-c", "item_ids", "--seed", "3", "--key", "user_id", "--last-ratio", "0.5", "--max-masked", "2",
                    "--min-masked", "2"],
+    "replace": ["-c", "item_ids", "-c", "category", "--seed", "13", "--key", "session_id", "--epochs", "2",
+                "--replace", "0.6,0.3,0.1", "--vocab", "5:40"],
 }
 COMMON = ["--part-size", "1KB", "--no-progress"]  # every row group its own partition
 
@@ -167,6 +169,8 @@ def test_epoch_datasets_and_stats_read_a_plain_output(cluster, raw, tmp_path, pl
 @pytest.mark.parametrize("args, message", [
     (["--categorify"], "--categorify needs NVTabular (pip install merlin-mlm-ops[nvtabular])"),
     (["--gpu"], "--gpu needs NVTabular in this version"),
+    (["--replace", "0.8,0.1,0.1", "--popularity"], "--popularity needs --categorify"),
+    (["--replace", "0.8,0.1,0.1", "--popularity", "--categorify"], "--categorify needs NVTabular"),
     (["--prob", "1.5"], "prob must be in (0, 1]"),
     (["--window", "4:5", "--key", "session_id"], "--window: step must be <= max_len (4), got 5"),
     (["-c", "nope"], "column 'nope' not found"),
@@ -186,11 +190,11 @@ def test_an_option_added_to_the_job_later_is_refused_until_wired_in(plain_only):
 
     @dataclass
     class LaterJob(MaskJob):
-        replace: object = None
+        later_option: object = None
 
     plain.check_job(LaterJob(inputs=["x"], output="y", columns=["item_ids"]))  # at its default: fine
-    with pytest.raises(JobError, match=r"^--replace needs NVTabular in this version$"):
-        plain.check_job(LaterJob(inputs=["x"], output="y", columns=["item_ids"], replace=(0.8, 0.1, 0.1)))
+    with pytest.raises(JobError, match=r"^--later-option needs NVTabular in this version$"):
+        plain.check_job(LaterJob(inputs=["x"], output="y", columns=["item_ids"], later_option=(0.8, 0.1, 0.1)))
     with pytest.raises(JobError, match=r"^an object-store --output needs NVTabular in this version"):
         plain.check_job(MaskJob(inputs=["x"], output="s3://bucket/masked", columns=["item_ids"]))
 

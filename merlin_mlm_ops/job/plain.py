@@ -32,7 +32,7 @@ TRANSFORM_NVTABULAR = "nvtabular"
 TRANSFORM_PLAIN = "plain"
 #: MaskJob field -> keyword of merlin_mlm_ops.mask_random (wiring a mask option is one line here).
 MASK_OPTIONS = {"prob": "prob", "min_masked": "min_masked", "max_masked": "max_masked", "pad_id": "pad_id",
-                "last_ratio": "last_ratio"}
+                "last_ratio": "last_ratio", "replace": "replace", "vocab": "vocab"}
 #: MaskJob fields the job itself handles the same way with or without NVTabular.
 JOB_FIELDS = {"inputs", "output", "columns", "seed", "key", "epochs", "overwrite", "part_size", "window",
               "storage_options"}
