@@ -38,3 +38,32 @@ def test_a_first_row_with_an_empty_list_masks_like_the_operator(cluster, tmp_pat
     assert got["session_id"].tolist() == df["session_id"].tolist()
     assert got["item_ids"].isna().tolist() == df["item_ids"].isna().tolist()
     assert mask_lists(got["item_ids_mask"]) == mask_lists(want["item_ids_mask"])
+
+
+def test_url_inputs_are_read_with_the_storage_options_on_the_client_and_on_the_workers(monkeypatch):
+    # A local output with s3:// inputs: the sample for the fit and every task read with --storage-options.
+    from merlin_mlm_ops.job import run
+    from merlin_mlm_ops.job.inputs import CheckedInputs, Partition
+
+    options = {"client_kwargs": {"endpoint_url": "http://127.0.0.1:1"}}
+    job = run.MaskJob(inputs=["s3://b/raw"], output="out", columns=["item_ids"], storage_options=options)
+    part = Partition("s3://b/raw/a.parquet", (0,), 0, 3)
+    seen = {}
+    sample = pd.DataFrame({"item_ids": [[1, 2], [3]]})
+    monkeypatch.setattr(run, "read_partition", lambda p, cols, gpu, so=None: seen.setdefault("fit", so) and sample)
+    monkeypatch.setattr(run, "_fit", lambda workflow, **kw: None)
+
+    class Client:
+        def scatter(self, items, **kw):
+            return items
+
+        def map(self, fn, *iterables, **kw):
+            seen["tasks"] = kw["storage_options"]
+            return []
+
+    ctx = run.RunContext(job=job, checked=CheckedInputs(["s3://b/raw/a.parquet"], [part], []), client=Client())
+    monkeypatch.setattr("merlin_mlm_ops.compat.dask.register", lambda client: None)
+    monkeypatch.setattr(run, "_gather_with_progress", lambda futures, *args: [])
+    run._fit_workflow(None, job, ctx.checked, ctx.client, ["item_ids"])
+    run.mask_remaining(ctx, kept={}, workflow=None, mask_op=None, read_columns=["item_ids"], root="tmp")
+    assert seen == {"fit": options, "tasks": options}

@@ -161,10 +161,8 @@ def _run(ctx, *, store, target, attempt, resumed, base, base_etag, lease):
 
     from merlin.schema.io.tensorflow_metadata import TensorflowMetadata
 
-    from merlin_mlm_ops.compat.dask import register as register_compat
     from merlin_mlm_ops.job import output as jo
-    from merlin_mlm_ops.job.run import (_fit, _totals, build_workflow, job_arguments, mask_remaining,
-                                        read_partition, summarize)
+    from merlin_mlm_ops.job.run import _fit_workflow, _totals, build_workflow, job_arguments, mask_remaining, summarize
 
     job, checked = ctx.job, ctx.checked
     warnings.filterwarnings("ignore", message=".*CPU mode.*")
@@ -175,9 +173,7 @@ def _run(ctx, *, store, target, attempt, resumed, base, base_etag, lease):
     run = {"args": args, "pid": os.getpid(), "host": lease.record["host"], "started": lease.record["started"],
            "started_s": time.time(), "categories": None}
     target.write(st.RUN_FILE, json.dumps(run, sort_keys=True).encode())
-    register_compat(ctx.client)
-    _fit(workflow, job=job, checked=checked,
-         sample=read_partition(checked.partitions[0], read_columns, job.gpu, job.storage_options))
+    _fit_workflow(workflow, job, checked, ctx.client, read_columns)
     kept = {}
     if resumed is not None:
         kept = _verified_parts(target, checked.partitions)
@@ -190,7 +186,7 @@ def _run(ctx, *, store, target, attempt, resumed, base, base_etag, lease):
     for epoch in range(job.epochs):
         target.write(f"epoch_{epoch:04d}/schema.pbtxt", schema)
     records = mask_remaining(ctx, kept=kept, workflow=workflow, mask_op=mask_op, read_columns=read_columns,
-                             root=target, storage_options=job.storage_options)
+                             root=target)
     totals = _totals(records)
     with tempfile.TemporaryDirectory(prefix="mlm-workflow-") as tmp:
         workflow.save(os.path.join(tmp, "workflow"))

@@ -279,10 +279,10 @@ def write_epochs(index, epochs, root, epoch_frame, eligible, offsets):
     return {"index": index, "files": files, "stats": {k: v.tolist() for k, v in stats.items()}}
 
 
-def mask_remaining(ctx: RunContext, *, kept, workflow, mask_op, read_columns, root, storage_options=None):
+def mask_remaining(ctx: RunContext, *, kept, workflow, mask_op, read_columns, root):
     """Mask every partition of ``ctx.checked`` not in ``kept`` on the workers, writing under
-    ``root``; the tasks are the run's ``ctx.futures`` (cancelled on a stop). Returns the records of
-    all partitions, the kept ones first."""
+    ``root``; the tasks are the run's ``ctx.futures`` (cancelled on a stop) and read URL inputs with
+    the job's ``storage_options``. Returns the records of all partitions, the kept ones first."""
     job, checked, client = ctx.job, ctx.checked, ctx.client
     todo = [i for i in range(len(checked.partitions)) if i not in kept]
     records = list(kept.values())
@@ -293,7 +293,7 @@ def mask_remaining(ctx: RunContext, *, kept, workflow, mask_op, read_columns, ro
         ctx.futures = client.map(mask_partition, todo, [checked.partitions[i] for i in todo],
                                  workflow=workflow_future, mask_op=mask_op, columns=list(job.columns),
                                  read_columns=read_columns, epochs=job.epochs, root=root, gpu=job.gpu,
-                                 storage_options=storage_options, pure=False)
+                                 storage_options=job.storage_options, pure=False)
         records += _gather_with_progress(ctx.futures, ctx.progress, len(kept), len(checked.partitions))
     return records
 
@@ -592,7 +592,8 @@ def _fit_workflow(workflow, job, checked, client, read_columns):
     from merlin_mlm_ops.compat.dask import register as register_compat
 
     register_compat(client)  # Categorify's fit tasks need not carry an operator whose import applies it
-    _fit(workflow, job=job, checked=checked, sample=read_partition(checked.partitions[0], read_columns, job.gpu))
+    sample = read_partition(checked.partitions[0], read_columns, job.gpu, job.storage_options)
+    _fit(workflow, job=job, checked=checked, sample=sample)
 
 
 def _write_schemas(workflow, tmp, epochs):
