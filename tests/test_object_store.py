@@ -189,6 +189,35 @@ def test_kill_9_of_the_client_commits_nothing_and_resume_gives_the_bits_of_an_un
     assert len({n.split("/")[2] for n in listing(fs, out) if n.startswith("killed/_attempts/")}) == 1
 
 
+def test_sigint_of_the_client_commits_nothing_removes_its_attempt_and_releases_the_lease(
+        fs, raw, local_run, process_cluster, slow_workers, capsys):
+    import threading
+
+    out = f"{BUCKET}/interrupted"
+
+    def interrupt_after_a_partition():
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not [n for n in listing(fs, out) if "/.mlm-parts/" in n]:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    # As in test_cli_faults: a background shell starts Python with SIGINT ignored; Ctrl-C finds this handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_after_a_partition, daemon=True).start()
+        rc = main(["mask", f"{BUCKET}/raw", "-o", out, *ARGS, "--scheduler", process_cluster[0]])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert rc == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "merlin-mlm: interrupted (SIGINT); workers stopped, no output folder was completed"]
+    # The tasks that had started ran to their end before the attempt was removed: nothing is left to
+    # clean up or resume, and a run started at once finds an empty output.
+    assert listing(fs, out) == []
+    assert main(["mask", f"{BUCKET}/raw", "-o", out, *ARGS, "--scheduler", process_cluster[0]]) == 0
+    assert committed_tree(fs, out) == local_tree(local_run)
+
+
 @pytest.mark.parametrize("case,message", [
     ("missing bucket", "output s3://no-such-bucket/out: cannot access the store (FileNotFoundError"),
     ("missing input", "input not found: s3://mlm/nothing-here"),

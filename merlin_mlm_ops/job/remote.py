@@ -227,10 +227,12 @@ def _commit(store, *, attempt, files, base, base_etag, lease, log):
 
 
 def _abandon(client, futures, target, settle_s=1.0, timeout_s=60.0):
-    """Cancel the tasks and remove the attempt: its run record first (tasks still running then
-    write nothing more), then every object, until the prefix has stayed empty for ``settle_s``."""
-    if futures:
-        client.cancel(futures)
+    """Stop the tasks (cancelled, and waited for while they run to their end) and remove the
+    attempt: its run record first (a task still running then writes nothing more), then every
+    object, until the prefix has stayed empty for ``settle_s``."""
+    from merlin_mlm_ops.job.run import cancel_and_wait
+
+    cancel_and_wait(client, futures, timeout_s)
     store = target.store
     deadline = time.monotonic() + timeout_s
     empty_since = None

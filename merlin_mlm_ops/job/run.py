@@ -635,14 +635,34 @@ def _totals(records):
     return totals
 
 
-def _abandon(client, futures, tmp, settle_s=1.0, timeout_s=60.0):
-    """Cancel the job's tasks and remove its temporary folder for good.
+def cancel_and_wait(client, futures, timeout_s=60.0):
+    """Cancel ``futures`` and wait (at most ``timeout_s``) until no worker still runs one of them:
+    a task that already started cannot be interrupted and runs to its end, writing its files."""
+    if not futures:
+        return
+    client.cancel(futures)
+    keys = {future.key for future in futures}
 
-    Tasks already running on workers cannot be interrupted and may still write a file after a
-    first removal, so the folder is removed until it has stayed absent for ``settle_s``.
+    def running(dask_worker):
+        return sum(ts.key in keys for ts in dask_worker.state.executing)
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if not sum(client.run(running).values()):
+                return
+        except Exception:  # noqa: BLE001 - a worker gone or the scheduler closing: nothing to wait for
+            return
+        time.sleep(0.1)
+
+
+def _abandon(client, futures, tmp, settle_s=1.0, timeout_s=60.0):
+    """Stop the job's tasks (:func:`cancel_and_wait`) and remove its temporary folder for good.
+
+    A task whose worker did not answer may still write a file after a first removal, so the
+    folder is removed until it has stayed absent for ``settle_s``.
     """
-    if futures:
-        client.cancel(futures)
+    cancel_and_wait(client, futures, timeout_s)
     deadline = time.monotonic() + timeout_s
     absent_since = None
     while time.monotonic() < deadline:
