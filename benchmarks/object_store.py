@@ -64,7 +64,9 @@ def start_server():
 def run(workers, data, out, epochs, part_size, counter=None):
     from distributed import Client, LocalCluster
 
+    from merlin_mlm_ops.job.remote import run_remote_job
     from merlin_mlm_ops.job.run import MaskJob, run_mask_job
+    from merlin_mlm_ops.job.storage import is_url
 
     job = MaskJob(inputs=[data], output=out, columns=["item_ids"], prob=0.2, seed=1, key="session_id",
                   epochs=epochs, overwrite=True, part_size=part_size)
@@ -73,7 +75,8 @@ def run(workers, data, out, epochs, part_size, counter=None):
         client.run(lambda: __import__("merlin_mlm_ops.ops.mask_random"))  # imports outside the timing
         if counter is not None:
             counter.counts.clear()
-        return run_mask_job(job, client), dict(counter.counts) if counter is not None else None
+        run_job = run_remote_job if is_url(out) else run_mask_job  # as `merlin-mlm mask` chooses
+        return run_job(job, client), dict(counter.counts) if counter is not None else None
 
 
 def main(argv=None):
