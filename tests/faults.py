@@ -72,7 +72,8 @@ def on_workers(client, delay=None, enospc=None):
 
 def subprocess_env(delay=None, enospc=None):
     """Environment variables for a ``merlin-mlm`` process whose own Dask workers get the faults."""
-    env = {"DASK_DISTRIBUTED__WORKER__PRELOAD": repr([os.path.abspath(__file__)])}
+    # distributed 2023.1 (Merlin 23.08's) logs each preload at INFO on the workers' stderr: the command's
+    env = {"DASK_DISTRIBUTED__WORKER__PRELOAD": repr([os.path.abspath(__file__)]), "DASK_LOGGING__DISTRIBUTED": "warning"}
     if delay is not None:
         env[DELAY_ENV] = str(delay)
     if enospc is not None:

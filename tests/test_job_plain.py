@@ -12,6 +12,7 @@ with it too; every run must give the digests.
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -69,11 +70,13 @@ def write_inputs(folder):
 
 
 def file_digest(path):
-    """SHA-256 of a Parquet file's decoded columns: names, Arrow types and values, in order."""
+    """SHA-256 of a Parquet file's decoded columns: names, Arrow types and values, in order.  A list's
+    child field is named as the reader names it (``item``, or ``element`` from pyarrow 13): left out."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    decoded = [[field.name, str(field.type), table.column(field.name).to_pylist()] for field in table.schema]
+    decoded = [[field.name, re.sub(r"<(item|element): ", "<", str(field.type)), table.column(field.name).to_pylist()]
+               for field in table.schema]
     return hashlib.sha256(json.dumps(decoded).encode()).hexdigest()
 
 

@@ -136,8 +136,8 @@ def value_lists(values, flat, like_type=None):
     large = (like_type is not None and not pa.types.is_list(like_type)) or flat.offsets[-1] > np.iinfo(np.int32).max
     list_type = pa.LargeListArray if large else pa.ListArray
     offsets = pa.array(flat.offsets if large else flat.offsets.astype(np.int32))
-    return list_type.from_arrays(offsets, pa.array(values),
-                                 mask=None if flat.valid is None else pa.array(~flat.valid))
+    values = values if isinstance(values, pa.Array) else pa.array(values)  # pyarrow < 13 takes no Array
+    return list_type.from_arrays(offsets, values, mask=None if flat.valid is None else pa.array(~flat.valid))
 
 
 def row_keys(arr, column: str, op: str, labels):
