@@ -26,7 +26,7 @@ import sys
 
 from merlin_mlm_ops.errors import JobError
 
-#: Set to 1 to run the plain transform even where NVTabular imports (tests, comparisons).
+#: Set to 1 to run the plain transform where NVTabular imports too (to compare both on the same inputs).
 PLAIN_ENV = "MERLIN_MLM_PLAIN"
 TRANSFORM_NVTABULAR = "nvtabular"
 TRANSFORM_PLAIN = "plain"
