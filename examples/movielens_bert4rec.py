@@ -26,12 +26,22 @@ The whole pipeline, on real data:
    and the early stopping; the test split is scored with the best epoch's weights, and the paired
    bootstrap over users gives the ETL minus in-graph difference with its 95% interval.
 
+``--study`` (issue 25) trains the ETL baseline beside BERT4Rec's own data generation, each part
+added alone and drawn in the ETL: ``etl-windows`` (the original's sliding windows over each user's
+whole training history, step ``max-len / 2``, masks keyed by window), ``etl-last`` (10% of rows
+masked at their last movie only, as RecBole's ``ft_ratio``) and ``etl-replace`` (BERT's 80/10/10:
+among the masked positions 80% [MASK], 10% a movie drawn uniformly, 10% kept), with the same recipe,
+seed and epochs, its own checkpoints and ``movielens-study`` block, and the paired bootstrap of each
+against the baseline. The windows make 10,253 training rows of ML-1M's 6,040 users (81 steps per
+epoch instead of 48); the summary gives their validation NDCG@10 at the baseline's step count.
+
 Checkpoints (weights, optimizer, epoch, curve, wall time) go to ``--checkpoint-dir`` every
 ``--checkpoint-every`` epochs; ``--resume`` continues from them (a longer ``--epochs`` trains on).
 ``--write`` puts the table and the learning curve into docs/movielens.md.
 
     python examples/movielens_bert4rec.py --users 300 --epochs 2 --max-len 50      # a smoke run
     nice -n 15 python examples/movielens_bert4rec.py --epochs 200 --resume --write   # the long run
+    python examples/movielens_bert4rec.py --study --epochs 50 --resume --write        # the data-generation study
 """
 from __future__ import annotations
 
@@ -58,7 +68,15 @@ PUBLISHED = {
 GOAL = PUBLISHED["Petrov & Macdonald 2022"]["filtered"]
 PROTOCOLS = {"filtered": "seen excluded", "full": "all items", "sampled": "100 sampled"}
 N_SPECIAL = 3  # Categorify: 0 padding, 1 null, 2 out-of-vocabulary
-VARIANTS = {"etl": "BERT4Rec, ETL masks (MaskRandom)", "in-graph": "BERT4Rec, in-graph SequenceMaskRandom"}
+VARIANTS = {"etl": "BERT4Rec, ETL masks (MaskRandom)", "in-graph": "BERT4Rec, in-graph SequenceMaskRandom",
+            "etl-windows": "ETL masks + sliding windows (step max-len / 2)",
+            "etl-last": "ETL masks + last-item copies (10% of rows)",
+            "etl-replace": "ETL masks + 80/10/10 (uniform random items)"}
+# BERT4Rec's own data generation (issue 25), each added alone to the baseline ``etl``: the study's variants.
+STUDY = ("etl", "etl-windows", "etl-last", "etl-replace")
+STUDY_SECTION = "## Does BERT4Rec's own data generation help?"
+LAST_RATIO = 0.1  # the original's one last-item copy beside 10 random ones is 1 in 11; RecBole's ft_ratio is a share too
+REPLACE = (0.8, 0.1, 0.1)  # BERT's [MASK] / random item / kept among the masked positions
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -102,8 +120,6 @@ def prepare(args):
     from merlin.io import Dataset
     from merlin.schema import Tags
 
-    from merlin_mlm_ops import MaskRandom
-
     t0 = time.perf_counter()
     sessions = load_sessions(args)
     lengths = sessions["item_ids"].map(len).to_numpy()
@@ -127,8 +143,6 @@ def prepare(args):
     valid = pd.DataFrame({"item_ids": slice_rows(values, offsets, 2, L - 1)})
     test = pd.DataFrame({"item_ids": slice_rows(values, offsets, 1, L - 1)})
     seq_schema = schema.select_by_name(["item_ids"])
-    mask_wf = nvt.Workflow(["user_id"] + (["item_ids"] >> MaskRandom(prob=args.prob, seed=0, key="user_id")))
-    mask_wf.fit_schema(schema)
     user_of = np.repeat(np.arange(len(full)), np.diff(offsets))
     # position of each rating in its user's history, counted from the end (0 = last)
     from_end = np.repeat(offsets[1:], np.diff(offsets)) - np.arange(len(values)) - 1
@@ -141,7 +155,7 @@ def prepare(args):
         "n_ratings": int(offsets[-1]),
         "train": train,
         "train_lengths": np.diff(train_offsets),
-        "mask_schema": mask_wf.output_schema,
+        "ratings": (full["user_id"], values, offsets),
         "valid": (by_length(valid, seq_schema), second_last),
         "test": (by_length(test, seq_schema), last),
         # the movies each split's input holds (user row, movie), removed from the filtered ranking
@@ -178,30 +192,74 @@ def batch_order(lengths, batch_size, seed, pool=16):
     return np.concatenate([batches[i] for i in rng.permutation(len(batches))])
 
 
-def training_set(data, args, epoch, masked):
-    """The training rows of ``epoch`` in :func:`batch_order`, with the ETL mask of that epoch if
-    ``masked`` (a pure function of seed, epoch, user and position)."""
+def training_rows(data, args, key):
+    """The training frame of variant ``key`` and its row lengths: each user's last ``--max-len``
+    training movies, or for ``etl-windows`` the sliding windows of BERT4Rec's generator over each
+    user's whole training history (``max_len``, step ``max_len // 2``; the last window ends at the
+    last training movie, so a user with at most ``max_len`` of them is one window, the baseline's row)."""
+    if key != "etl-windows":
+        return data["train"], data["train_lengths"]
+    if "windows" not in data:
+        import pandas as pd
+
+        from merlin_mlm_ops.frames import sliding_windows
+
+        users, values, offsets = data["ratings"]
+        history = pd.DataFrame({"user_id": users, "item_ids": slice_rows(values, offsets, 2, int(offsets[-1]))})
+        windows = sliding_windows(history, ["item_ids"], max_len=args.max_len, step=max(1, args.max_len // 2),
+                                  key="user_id").reset_index(drop=True)
+        data["windows"] = windows, np.diff(ragged(windows["item_ids"])[1])
+    return data["windows"]
+
+
+def training_set(data, args, epoch, key):
+    """The training rows of variant ``key`` for ``epoch`` in :func:`batch_order`, with the ETL mask of
+    that epoch unless ``key`` is ``in-graph`` (a pure function of seed, epoch, row key and position)."""
     from merlin.io import Dataset
 
-    order = batch_order(data["train_lengths"], args.batch_size, args.seed + epoch)
-    if masked:
-        frame, schema = masked_epoch(data, args, epoch), data["mask_schema"]
+    frame, lengths = training_rows(data, args, key)
+    order = batch_order(lengths, args.batch_size, args.seed + epoch)
+    if key == "in-graph":
+        frame, schema = frame[["item_ids"]], data["seq_schema"]
     else:
-        frame, schema = data["train"][["item_ids"]], data["seq_schema"]
+        schema = mask_schema(data, args, key)
+        frame = masked_epoch(frame, data, args, key, epoch)[schema.column_names]
     return Dataset(frame.iloc[order].reset_index(drop=True), cpu=True, schema=schema)
 
 
-def masked_epoch(data, args, epoch):
-    """The training frame with the ETL mask of ``epoch`` (a pure function of seed, epoch, user, position)."""
+def mask_op(data, args, key, epoch):
+    """The ETL masking of variant ``key`` for ``epoch``: ``MaskRandom(prob, seed=--mask-seed,
+    key="user_id", epoch=epoch)``, keyed by the window for ``etl-windows`` (a user's only window
+    has the user's key), with ``last_ratio`` for ``etl-last`` and 80/10/10 over the movies (ids past
+    Categorify's special ones) for ``etl-replace``."""
+    from merlin_mlm_ops import MaskRandom
+
+    rules = {"etl-last": {"last_ratio": LAST_RATIO},
+             "etl-replace": {"replace": REPLACE, "vocab": (N_SPECIAL, data["cardinality"])}}.get(key, {})
+    return MaskRandom(prob=args.prob, seed=args.mask_seed, key="user_id_window" if key == "etl-windows" else "user_id",
+                      epoch=epoch, **rules)
+
+
+def mask_schema(data, args, key):
+    """The output schema of :func:`mask_op`: user id, item ids, their mask (and input ids for 80/10/10)."""
+    cache = ("mask_schema", key)
+    if cache not in data:
+        import nvtabular as nvt
+
+        op = mask_op(data, args, key if key != "etl-windows" else "etl", 0)
+        wf = nvt.Workflow(["user_id"] + (["item_ids"] >> op))
+        wf.fit_schema(data["schema"])
+        data[cache] = wf.output_schema
+    return data[cache]
+
+
+def masked_epoch(frame, data, args, key, epoch):
+    """``frame`` with the ETL mask of ``epoch`` (and input ids for ``etl-replace``) beside it."""
     import pandas as pd
     from merlin.dag import ColumnSelector
 
-    from merlin_mlm_ops import MaskRandom
-
-    op = MaskRandom(prob=args.prob, seed=args.mask_seed, key="user_id", epoch=epoch)
-    train = data["train"]
-    out = op.transform(ColumnSelector(["item_ids"]), train)
-    return pd.concat([train[["user_id"]], out], axis=1)
+    out = mask_op(data, args, key, epoch).transform(ColumnSelector(["item_ids"]), frame)
+    return pd.concat([frame.drop(columns=["item_ids"]), out], axis=1)
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -259,13 +317,14 @@ class Variant:
 
         self.key, self.data, self.args = key, data, args
         self.model, self.bert = build_model(data, args)
-        if key == "etl":
+        if key != "in-graph":
             from merlin_mlm_ops.tf import SequenceMaskPrecomputed
 
-            schema = data["mask_schema"].select_by_name(["item_ids", "item_ids_mask"])
+            schema = mask_schema(data, args, key).excluding_by_name(["user_id"])
             self.pre = SequenceMaskPrecomputed(schema, "item_ids", transformer=self.bert)
         else:
             self.pre = in_graph_masking(data["seq_schema"], args.prob, self.bert)
+        self.steps_per_epoch = -(-len(training_rows(data, args, key)[1]) // args.batch_size)
         self.state = {"epoch": 0, "curve": [], "train_seconds": 0.0, "losses": [], "best_epoch": 0}
         self.dir = os.path.join(args.checkpoint_dir, key)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
@@ -280,7 +339,14 @@ class Variant:
     def config(self):
         keys = ("users", "max_len", "dim", "layers", "heads", "dropout", "lr", "batch_size", "prob", "min_count",
                 "seed", "mask_seed", "inter", "output")
-        return {k: getattr(self.args, k) for k in keys}
+        config = {k: getattr(self.args, k) for k in keys}
+        if self.key == "etl-windows":
+            config["window"] = [self.args.max_len, max(1, self.args.max_len // 2)]
+        elif self.key == "etl-last":
+            config["last_ratio"] = LAST_RATIO
+        elif self.key == "etl-replace":
+            config["replace"] = list(REPLACE)
+        return config
 
     def save(self):
         os.makedirs(self.dir, exist_ok=True)
@@ -333,7 +399,7 @@ class Variant:
         first = self.state["epoch"]
         # The same row order for both variants; the ETL one carries a fresh mask every epoch:
         # EpochMasks serves the k-th of these datasets in the k-th epoch of this fit.
-        loader = EpochMasks([training_set(self.data, self.args, e, masked=self.key == "etl")
+        loader = EpochMasks([training_set(self.data, self.args, e, self.key)
                              for e in range(first, first + epochs)], batch_size=self.args.batch_size, shuffle=False)
         variant = self
 
@@ -474,17 +540,41 @@ def table(results):
 
 
 def difference(test_ranks, args):
-    """One sentence: ETL minus in-graph masks on the test split, with the paired bootstrap's interval."""
-    if not {"etl", "in-graph"} <= set(test_ranks):
+    """Sentences: ETL minus in-graph masks, and each study variant minus the ETL baseline, on the
+    test split with the paired bootstrap's interval."""
+    pairs = [("etl", "in-graph", "ETL minus in-graph masks")]
+    pairs += [(key, "etl", f"{key} minus etl") for key in STUDY[1:]]
+    sentences = []
+    for a, b, label in pairs:
+        if not {a, b} <= set(test_ranks):
+            continue
+        ra, rb = test_ranks[a]["filtered"], test_ranks[b]["filtered"]
+        d = paired_bootstrap(ra, rb, resamples=args.bootstrap, seed=args.seed)
+        parts = [f"{k} {m:+.4f} (95% interval {lo:+.4f} to {hi:+.4f})" for k, (m, lo, hi) in d.items()]
+        sentences.append(f"{label}, test split, seen excluded (paired bootstrap over {len(ra):,} users, "
+                         f"{args.bootstrap:,} resamples): " + ", ".join(parts) + ".")
+    return " ".join(sentences)
+
+
+def same_steps(variants):
+    """A sentence for each variant with more optimizer steps per epoch than the ETL baseline (the
+    windows): its validation NDCG@10 at the first epoch where it had made the baseline's steps."""
+    base = next((v for v in variants if v.key == "etl"), None)
+    if base is None or not base.state["curve"]:
         return ""
-    a, b = test_ranks["etl"]["filtered"], test_ranks["in-graph"]["filtered"]
-    d = paired_bootstrap(a, b, resamples=args.bootstrap, seed=args.seed)
-    parts = [f"{k} {m:+.4f} (95% interval {lo:+.4f} to {hi:+.4f})" for k, (m, lo, hi) in d.items()]
-    return (f"ETL minus in-graph masks, test split, seen excluded (paired bootstrap over {len(a):,} users, "
-            f"{args.bootstrap:,} resamples): " + ", ".join(parts) + ".")
+    steps = base.state["epoch"] * base.steps_per_epoch
+    out = []
+    for v in variants:
+        if v.steps_per_epoch > base.steps_per_epoch and v.state["curve"]:
+            epoch = min(-(-steps // v.steps_per_epoch), len(v.state["curve"]))
+            out.append(f"At the baseline's {steps:,} optimizer steps ({v.steps_per_epoch} per epoch against "
+                       f"{base.steps_per_epoch}) {v.key} was at epoch {epoch} with validation NDCG@10 "
+                       f"{v.state['curve'][epoch - 1]:.4f}, against the baseline's best "
+                       f"{max(base.state['curve']):.4f}.")
+    return " ".join(out)
 
 
-def trend(variant, steps_per_epoch, window=10):
+def trend(variant, window=10):
     """One sentence: where the validation curve and the loss stand, and how they were still moving."""
     curve, losses, epochs = variant.state["curve"], variant.state["losses"], variant.state["epoch"]
     if not curve:
@@ -496,7 +586,7 @@ def trend(variant, steps_per_epoch, window=10):
               f"and the loss {losses[-1 - w]:.3f} -> {losses[-1]:.3f}") if w > 0 else ""
     stopped = (f"; stopped early: no better validation NDCG@10 in {epochs - best - 1} epochs"
                if epochs < variant.args.epochs and variant.done() else "")
-    return (f"{variant.key}: {epochs} epochs = {epochs * steps_per_epoch:,} optimizer steps, best validation "
+    return (f"{variant.key}: {epochs} epochs = {epochs * variant.steps_per_epoch:,} optimizer steps, best validation "
             f"NDCG@10 {curve[best]:.4f} at epoch {best + 1}{moving}{stopped}.")
 
 
@@ -546,7 +636,12 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0, help="training, negative-sampling and bootstrap seed")
     p.add_argument("--bootstrap", type=int, default=1000, help="paired bootstrap resamples of the users")
     p.add_argument("--mask-seed", type=int, default=1)
-    p.add_argument("--variants", default="etl,in-graph", help="comma-separated: etl, in-graph")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated, from: " + ", ".join(VARIANTS) + " (default etl,in-graph; with --study "
+                        + ",".join(STUDY) + ")")
+    p.add_argument("--study", action="store_true",
+                   help="BERT4Rec's data generation, each part added alone to the ETL baseline: its own "
+                        "checkpoints (<cache>/checkpoints/movielens-study), table block and curve")
     p.add_argument("--checkpoint-dir", default=None, help="default <cache>/checkpoints/movielens-bert4rec")
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs per chunk (variants alternate by chunks)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints")
@@ -559,6 +654,7 @@ def parse(argv):
                    help="also rewrite a movielens-table block in this file with --write (default: none; "
                         "the README links docs/movielens.md)")
     args = p.parse_args(argv)
+    args.variants = args.variants or ",".join(STUDY if args.study else ("etl", "in-graph"))
     bad = set(args.variants.split(",")) - set(VARIANTS)
     if bad:
         p.error(f"--variants: unknown {sorted(bad)}; choose from {list(VARIANTS)}")
@@ -567,7 +663,8 @@ def parse(argv):
     if args.patience < 1 or args.bootstrap < 1:
         p.error("--patience and --bootstrap must be at least 1")
     args.cache = cache_dir(args.cache)
-    args.checkpoint_dir = args.checkpoint_dir or os.path.join(args.cache, "checkpoints", "movielens-bert4rec")
+    args.checkpoint_dir = args.checkpoint_dir or os.path.join(
+        args.cache, "checkpoints", "movielens-study" if args.study else "movielens-bert4rec")
     args.workdir = args.workdir or os.path.join(args.cache, "movielens-etl")
     return args
 
@@ -630,24 +727,25 @@ def main(argv=None):
                f"Training time (all sessions together): {train_time}. This process: {wall / 60:.1f} min. "
                f"Hardware: {hardware()}.")
     etl = results.get(VARIANTS["etl"])
-    if etl:
+    if etl and not args.study:  # the study compares rules at a budget of its own, not with the published figures
         r, n = etl[1]["filtered"]
         summary += (f" Goal (ETL masks, seen excluded, Recall@10 >= {GOAL[0]} and NDCG@10 >= {GOAL[1]}): "
                     f"{'reached' if r >= GOAL[0] and n >= GOAL[1] else 'not reached'} ({r:.4f} / {n:.4f}).")
-    if len(variants) == 2:
-        summary += " " + difference(test_ranks, args)
-    steps = -(-len(data["train"]) // args.batch_size)  # every training row once per epoch
-    summary += " Learning curves: " + " ".join(trend(v, steps) for v in variants)
+    for sentences in (difference(test_ranks, args), same_steps(variants)):
+        summary += " " + sentences if sentences else ""
+    summary += " Learning curves: " + " ".join(trend(v) for v in variants)
     print("\n" + text + "\n\n" + summary)
     if args.write:
         from merlin_mlm_ops.doc_blocks import replace_block
 
-        png = os.path.splitext(args.docs)[0] + "-curve.png"
+        block = "movielens-study" if args.study else "movielens-table"
+        png = os.path.splitext(args.docs)[0] + ("-study" if args.study else "") + "-curve.png"
         plot(variants, png)
-        replace_block(args.docs, "movielens-table", text + "\n\n" + summary + "\n\n"
-                      f"![validation NDCG@10 per epoch]({os.path.basename(png)})", section="## Results")
+        replace_block(args.docs, block, text + "\n\n" + summary + "\n\n"
+                      f"![validation NDCG@10 per epoch]({os.path.basename(png)})",
+                      section=STUDY_SECTION if args.study else "## Results")
         print(f"wrote {args.docs} and {png}")
-        if args.readme:
+        if args.readme and not args.study:
             replace_block(args.readme, "movielens-table", text + "\n\n" + summary)
             print(f"wrote {args.readme}")
     if log:

@@ -107,3 +107,68 @@ def test_the_paired_bootstrap_interval_covers_the_difference_and_is_reproducible
     assert one["Recall@10"][0] == 0.0  # users 0 and 1 trade a hit; the others hit (or miss) in both
     same = example.paired_bootstrap(a, a, resamples=50)
     assert all(v == (0.0, 0.0, 0.0) for v in same.values())
+
+
+def study_data(example, tmp_path):
+    tiny_ratings(tmp_path / "r.inter")
+    args = example.parse(["--inter", str(tmp_path / "r.inter"), "--cache", str(tmp_path / "cache"),
+                          "--max-len", "8", "--min-count", "1", "--study"])
+    return args, example.prepare(args)
+
+
+def cells(frame, column):
+    return [list(map(int, row)) for row in frame[column]]
+
+
+def test_each_study_variant_changes_only_its_own_rule(example, tmp_path):
+    args, data = study_data(example, tmp_path)
+    assert args.variants.split(",") == list(example.STUDY)
+    assert args.checkpoint_dir.endswith(os.path.join("checkpoints", "movielens-study"))
+    base = example.training_set(data, args, 3, "etl").to_ddf().compute()
+    ids, mask = cells(base, "item_ids"), cells(base, "item_ids_mask")
+
+    # windows: rows of at most --max-len training movies are the baseline's rows with its masks;
+    # longer histories become windows of exactly --max-len ending at the last training movie
+    win = example.training_set(data, args, 3, "etl-windows").to_ddf().compute()
+    frame, _ = example.training_rows(data, args, "etl-windows")
+    assert len(frame) > len(base) and all(len(r) <= 8 for r in frame["item_ids"])
+    by_row = {tuple(r): m for r, m in zip(cells(win, "item_ids"), cells(win, "item_ids_mask"))}
+    short = [i for i, r in enumerate(ids) if len(r) < 8]
+    assert short and all(by_row[tuple(ids[i])] == mask[i] for i in short)
+    users, values, offsets = data["ratings"]
+    for u in range(len(users)):
+        history = values[offsets[u]:offsets[u + 1] - 2].tolist()
+        mine = frame.loc[frame["user_id"] == users[u], "item_ids"].map(list).tolist()
+        assert mine[-1] == history[-8:] and sorted(set(sum(mine, []))) == sorted(set(history))
+
+    # last-item copies: a row keeps the baseline's mask or masks its last movie only
+    last = cells(example.training_set(data, args, 3, "etl-last").to_ddf().compute(), "item_ids_mask")
+    only_last = [m == [0] * (len(m) - 1) + [1] for m in last]
+    assert any(only_last) and all(o or m == b for o, m, b in zip(only_last, last, mask))
+
+    # 80/10/10: the same masks; the input ids are [MASK] (0), a movie id (>= 3) or the movie itself
+    rep = example.training_set(data, args, 3, "etl-replace").to_ddf().compute()
+    assert cells(rep, "item_ids_mask") == mask and cells(rep, "item_ids") == ids
+    seen = cells(rep, "item_ids_input")
+    for r, m, s in zip(ids, mask, seen):
+        assert all(x == y for x, y, k in zip(r, s, m) if not k)
+        assert all(y == 0 or 3 <= y < data["cardinality"] for y, k in zip(s, m) if k)
+    kinds = [0 if y == 0 else 1 if y != x else 2 for rr, ss, mm in zip(ids, seen, mask)
+             for x, y, k in zip(rr, ss, mm) if k]
+    assert kinds.count(0) > kinds.count(1) and kinds.count(0) > kinds.count(2)
+
+
+def test_the_study_trains_every_variant_and_writes_its_own_block(example, tmp_path):
+    tiny_ratings(tmp_path / "r.inter")
+    (tmp_path / "movielens.md").write_text("# doc\n\n## Results\n\n<!-- movielens-table:begin -->\nkept\n"
+                                           "<!-- movielens-table:end -->\n")
+    results = run(example, tmp_path, "--study", "--epochs", "1", "--write", "--bootstrap", "50")
+    assert list(results) == ["most popular"] + [example.VARIANTS[k] for k in example.STUDY]
+    doc = open(tmp_path / "movielens.md").read()
+    assert "kept" in doc and example.STUDY_SECTION in doc
+    for key in example.STUDY[1:]:
+        assert f"{key} minus etl, test split, seen excluded (paired bootstrap over 24 users" in doc
+    assert "At the baseline's 2 optimizer steps (3 per epoch against 2) etl-windows was at epoch 1" in doc
+    assert os.path.getsize(tmp_path / "movielens-study-curve.png") > 1000
+    for key in example.STUDY:
+        assert (tmp_path / "cache" / "checkpoints" / "movielens-study" / key / "state.json").exists()
