@@ -147,10 +147,44 @@ def test_bad_arguments_are_refused(call, error, message):
         sliding_windows(_frame(), args.pop("columns"), **args)
 
 
-def test_lazy_polars_and_series_are_refused():
+def test_a_lazy_polars_frame_gives_the_eager_windows_when_collected(monkeypatch):
     pl = pytest.importorskip("polars")
-    with pytest.raises(TypeError, match="collect the LazyFrame first"):
-        sliding_windows(pl.from_arrow(_table()).lazy(), "item_ids", max_len=4, key="session_id")
+    from merlin_mlm_ops.frames import _windows
+
+    frame = pl.from_arrow(_table())
+    eager = sliding_windows(frame, ["item_ids", "weights"], max_len=4, step=2, key="session_id")
+    cuts = []
+    original = _windows.cut_table
+    monkeypatch.setattr(_windows, "cut_table", lambda *a: cuts.append(1) or original(*a))
+    lazy = sliding_windows(frame.lazy(), ["item_ids", "weights"], max_len=4, step=2, key="session_id")
+    assert isinstance(lazy, pl.LazyFrame)
+    assert lazy.collect_schema() == eager.schema and not cuts  # the schema is known before any cut
+    out = lazy.collect()
+    assert cuts == [1]  # cut when collected, once, on the whole input
+    assert out.equals(eager) and out.schema == eager.schema and out.columns == eager.columns  # values, order, dtypes
+
+
+def test_filters_slices_and_projections_after_the_lazy_windows_stay_after_them():
+    pl = pytest.importorskip("polars")
+    frame = pl.from_arrow(_table())
+    eager = sliding_windows(frame, "item_ids", max_len=4, step=2, key="session_id")
+    lazy = sliding_windows(frame.lazy(), "item_ids", max_len=4, step=2, key="session_id")
+    four = pl.col("item_ids").list.len() == 4  # one input row has 4 items, 13 windows do
+    assert lazy.filter(four).collect().equals(eager.filter(four)) and len(eager.filter(four)) == 13
+    assert lazy.slice(1, 3).collect().equals(eager.slice(1, 3))  # not input rows 1-3's windows
+    assert lazy.select("item_ids").collect().equals(eager.select("item_ids"))  # the key is still read
+
+
+def test_a_lazy_polars_frame_is_checked_when_called():
+    pl = pytest.importorskip("polars")
+    lazy = pl.from_arrow(_table()).lazy()
+    with pytest.raises(MaskInputError, match="'nope'"):
+        sliding_windows(lazy, "item_ids", max_len=4, key="nope")
+    with pytest.raises(ValueError, match="window key column 'user' collides"):
+        sliding_windows(lazy, "item_ids", max_len=4, key="session_id", window_key="user")
+
+
+def test_series_are_refused():
     with pytest.raises(TypeError, match="expected a pandas"):
         sliding_windows(_frame()["item_ids"], "item_ids", max_len=4, key="session_id")
 

@@ -90,12 +90,21 @@ def cut_table(table, spec):
 
 
 def cut_polars(frame, spec):
-    """A Polars DataFrame of the windows (through Arrow); a LazyFrame is refused (collect it first)."""
+    """A Polars DataFrame of the windows (through Arrow); a LazyFrame gives a LazyFrame.
+
+    A LazyFrame's windows are cut when it is collected, on the whole collected input (the cut
+    changes the row count, so Polars cannot stream it or push later filters, slices or
+    projections below it: ``_arrow_frames.map_whole``).  Its schema is known without collecting:
+    the input's columns and types, then the window key (Int64).
+    """
     import polars as pl
 
     if isinstance(frame, pl.LazyFrame):
-        raise TypeError("sliding_windows takes an eager Polars DataFrame (the windows change the row count): "
-                        "collect the LazyFrame first")
+        from merlin_mlm_ops.frames._arrow_frames import map_whole
+
+        schema = frame.collect_schema()
+        spec.check_columns(schema.names())
+        return map_whole(frame, lambda batch: cut_polars(batch, spec), {**schema, spec.window_key: pl.Int64})
     return pl.from_arrow(cut_table(frame.to_arrow(), spec))
 
 

@@ -180,8 +180,11 @@ def sliding_windows(frame, columns, max_len=200, step=None, *, key, window_key=N
 
     Parameters
     ----------
-    frame : pandas / Polars (eager) / Dask DataFrame, or pyarrow.Table
-        Polars LazyFrames and cuDF frames are refused (a TypeError).  Dask cuts each partition.
+    frame : pandas / Polars (eager or lazy) / Dask DataFrame, or pyarrow.Table
+        The same kind comes back.  A Polars LazyFrame gives a LazyFrame whose schema is known at
+        once (the input's columns and types, then the window key, Int64) and whose windows are cut
+        when it is collected, on the whole collected input; filters, slices and projections
+        written after it stay after it.  Dask cuts each partition.  cuDF frames are refused (a TypeError).
     columns : str or list of str
         The list columns to cut.
     max_len : int, default 200
