@@ -111,6 +111,19 @@ def test_string_keys_and_rows_no_longer_than_max_len_pass_unchanged():
     assert out["wk"].tolist() == hashing.string_row_keys(data, offsets).view(np.int64).tolist()
 
 
+def test_arrow_string_keys_key_the_windows_as_object_strings_do():
+    table = _table().set_column(0, "session_id", pa.array([f"s{k}" for k in KEYS]))
+    frame = _frame().assign(session_id=[f"s{k}" for k in KEYS])
+    want = sliding_windows(frame, "item_ids", max_len=4, step=2, key="session_id")
+    got = sliding_windows(table, "item_ids", max_len=4, step=2, key="session_id")
+    assert got.column("session_id_window").to_pylist() == want["session_id_window"].tolist()
+    assert got.column("session_id").type == pa.string()  # the key column keeps its type
+    assert got.column("session_id").to_pylist() == want["session_id"].tolist()
+    pl = pytest.importorskip("polars")
+    lazy = sliding_windows(pl.from_arrow(table).lazy(), "item_ids", max_len=4, step=2, key="session_id")
+    assert lazy.collect().get_column("session_id_window").to_list() == want["session_id_window"].tolist()
+
+
 def test_dask_cuts_each_partition_with_the_right_meta():
     dask = pytest.importorskip("dask")
     dd = pytest.importorskip("dask.dataframe")

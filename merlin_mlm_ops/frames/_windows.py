@@ -61,8 +61,11 @@ def cut_pandas(frame, spec):
     spec.check_columns(frame.columns)
     names = list(spec.columns)
     arrow_types = {c: frame[c].dtype.pyarrow_dtype for c in names if _is_arrow(frame[c])}
+    # An Arrow-backed key (ArrowDtype, from a table or Polars) goes to the cut as Python objects: the
+    # operator's adapter reads object and NumPy keys; the output takes the key column itself at the rows.
+    keys = frame[spec.key].astype(object) if _is_arrow(frame[spec.key]) else frame[spec.key]
     work = frame[names + [spec.key]].assign(**{c: _object_lists(frame[c]) for c in arrow_types},
-                                            **{_ROW: np.arange(len(frame), dtype=np.int64)})
+                                            **{spec.key: keys, _ROW: np.arange(len(frame), dtype=np.int64)})
     out = cut_windows(work, names + [_ROW], spec.key, spec.window_key, spec.max_len, spec.step, spec.label)
     rows = out[_ROW].to_numpy()
     columns = {}
@@ -70,7 +73,7 @@ def cut_pandas(frame, spec):
         if name in arrow_types:
             arrow = pa.array(out[name].to_numpy(dtype=object), type=arrow_types[name], from_pandas=True)
             columns[name] = pd.Series(pd.arrays.ArrowExtensionArray(arrow), index=out.index)
-        elif name in names or name == spec.key:
+        elif name in names:
             columns[name] = out[name]
         else:
             columns[name] = frame[name].take(rows).set_axis(out.index)
