@@ -202,12 +202,19 @@ def test_series_are_refused():
         sliding_windows(_frame()["item_ids"], "item_ids", max_len=4, key="session_id")
 
 
-def test_cudf_frames_are_refused(monkeypatch):
+def test_dask_cudf_partitions_are_cut_on_the_device(monkeypatch):
     import fake_pylibcudf
 
+    from merlin_mlm_ops.frames import _cudf_windows, _windows
+
     cudf = fake_pylibcudf.install(monkeypatch)
-    with pytest.raises(TypeError, match="not cudf frames"):
-        sliding_windows(cudf.DataFrame.from_arrow(_table()), "item_ids", max_len=4, key="session_id")
+    spec = _windows.window_spec(["item_ids"], "session_id", None, 4, 2)
+    calls = []
+    monkeypatch.setattr(_cudf_windows, "cut", lambda part, spec: calls.append(part) or "cut on cuDF")
+    part = cudf.DataFrame.from_arrow(_table())
+    assert _windows.cut_partition(part, spec) == "cut on cuDF" and calls == [part]
+    assert _windows.cut_partition(_frame(), spec).equals(sliding_windows(_frame(), "item_ids", max_len=4, step=2,
+                                                                         key="session_id"))
 
 
 def test_the_operator_gives_the_same_windows_and_masks():

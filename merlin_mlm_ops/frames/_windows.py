@@ -2,7 +2,8 @@
 
 pandas object list columns go to :func:`~merlin_mlm_ops.adapters.windows.cut_windows` as they
 are; ``ArrowDtype`` list columns, PyArrow tables and Polars frames pass through pandas object
-columns (one copy each way) and come back with their own Arrow types; Dask cuts each partition.
+columns (one copy each way) and come back with their own Arrow types; Dask cuts each partition
+(pandas here; cuDF partitions in ``_cudf_windows``, as cuDF frames are).
 The columns not listed ride along: a hidden row-number column goes through the cut, and they are
 taken at those rows (each window repeats its row's values).
 """
@@ -117,7 +118,18 @@ def cut_dask(ddf, spec):
 
     spec.check_columns(ddf.columns)
     _check_list_dtypes(ddf._meta, spec)
-    return ddf.map_partitions(cut_pandas, spec, meta=cut_pandas(ddf._meta, spec))
+    return ddf.map_partitions(cut_partition, spec, meta=cut_partition(ddf._meta, spec))
+
+
+def cut_partition(part, spec):
+    """One Dask partition's windows: pandas here, cuDF (dask-cudf) on the device (``_cudf_windows``)."""
+    from merlin_mlm_ops.frames._dask import is_cudf
+
+    if is_cudf(part):
+        from merlin_mlm_ops.frames import _cudf_windows
+
+        return _cudf_windows.cut(part, spec)
+    return cut_pandas(part, spec)
 
 
 def window_spec(columns, key, window_key: Optional[str], max_len, step):

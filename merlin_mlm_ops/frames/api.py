@@ -37,18 +37,14 @@ def _columns(column):
 _MASKERS = {"pandas": ("_pandas", "apply"), "pyarrow": ("_arrow_frames", "apply_table"),
             "polars": ("_arrow_frames", "apply_polars"), "cudf": ("_cudf", "apply"), "dask": ("_dask", "apply")}
 _WINDOWERS = {"pandas": ("_windows", "cut_pandas"), "pyarrow": ("_windows", "cut_table"),
-              "polars": ("_windows", "cut_polars"), "dask": ("_windows", "cut_dask")}
+              "polars": ("_windows", "cut_polars"), "cudf": ("_cudf_windows", "cut"), "dask": ("_windows", "cut_dask")}
 
 
 def _apply(frame, spec, functions=_MASKERS):
     """``function(frame, spec)`` for the frame's kind (its module imported only now)."""
     import importlib
 
-    kind = _kind(frame)
-    if kind not in functions:
-        raise TypeError(f"{spec.label} takes pandas, Polars (eager) or Dask DataFrames or a pyarrow.Table, not "
-                        f"{kind} frames (use the operator)")
-    module, name = functions[kind]
+    module, name = functions[_kind(frame)]
     return getattr(importlib.import_module(f"merlin_mlm_ops.frames.{module}"), name)(frame, spec)
 
 
@@ -180,11 +176,13 @@ def sliding_windows(frame, columns, max_len=200, step=None, *, key, window_key=N
 
     Parameters
     ----------
-    frame : pandas / Polars (eager or lazy) / Dask DataFrame, or pyarrow.Table
+    frame : pandas / Polars (eager or lazy) / cuDF / Dask DataFrame, or pyarrow.Table
         The same kind comes back.  A Polars LazyFrame gives a LazyFrame whose schema is known at
         once (the input's columns and types, then the window key, Int64) and whose windows are cut
         when it is collected, on the whole collected input; filters, slices and projections
-        written after it stay after it.  Dask cuts each partition.  cuDF frames are refused (a TypeError).
+        written after it stay after it.  cuDF frames are cut on the device (the pandas path's output:
+        same windows, keys, index labels, null and empty rows).  Dask cuts each partition (dask-cudf
+        partitions on the device).
     columns : str or list of str
         The list columns to cut.
     max_len : int, default 200
