@@ -117,6 +117,43 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
     >>> [m.tolist() for m in out["item_ids_mask"]]
     [[True, False, False, False], [True, False]]
     """
+    return _apply(frame, _random_spec(column, seed=seed, prob=prob, key=key, epoch=epoch, min_masked=min_masked,
+                                      max_masked=max_masked, pad_id=pad_id, mask_column=mask_column,
+                                      last_ratio=last_ratio, replace=replace, vocab=vocab, item_counts=item_counts,
+                                      input_column=input_column))
+
+
+def mask_random_flat(frame, column, **options):
+    """``(mask_random(frame, column, **options), flat)`` for a pandas frame, by the same code.
+
+    ``flat`` is the mask column's values in row order as one bool array: null rows give no value
+    and empty rows none, exactly ``np.concatenate(list(out[mask_column].dropna()))`` without its
+    Python step per row (the job without NVTabular counts each epoch's masked items with it).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Object or ``ArrowDtype`` list columns; other kinds raise TypeError.
+    column, **options
+        :func:`mask_random`'s, with its defaults (read from its signature).
+    """
+    import inspect
+
+    if _kind(frame) != "pandas":
+        raise TypeError(f"mask_random_flat takes a pandas DataFrame, got "
+                        f"{type(frame).__module__}.{type(frame).__name__}")
+    bound = inspect.signature(mask_random).bind(frame, column, **options)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    del arguments["frame"]
+    from merlin_mlm_ops.frames import _pandas
+
+    return _pandas.masked(frame, _random_spec(**arguments))
+
+
+def _random_spec(column, *, seed, prob, key, epoch, min_masked, max_masked, pad_id, mask_column, last_ratio,
+                 replace, vocab, item_counts, input_column):
+    """The checked MaskSpec of a :func:`mask_random` call (its arguments, every one given)."""
     names = _columns(column)
     params = random_params(prob, seed=seed, key=key, epoch=epoch, min_masked=min_masked, max_masked=max_masked)
     pad_id = check_pad_id(pad_id)
@@ -127,9 +164,8 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
         draw = item_draw("mask_random", replace=replace, vocab=vocab, item_counts=item_counts, pad_id=pad_id)
         params = {**params, "last_ratio": last_ratio, "replace": replace, "draw": draw}
     input_name = None if replace is None else input_column or f"{names[0]}_input"
-    spec = MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
+    return MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
                     pad_id, params["key"], params, input_name)
-    return _apply(frame, spec)
 
 
 def mask_last(frame, column, *, pad_id=0, mask_column=None):
