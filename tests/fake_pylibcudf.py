@@ -11,7 +11,11 @@ cuDF 25.06-26.08 where the code depends on it, read from rapidsai/cudf at v26.08
   ``offset + r`` is row ``r``), here real packed bits;
 - ``data()``/``null_mask()`` expose device memory (here: NumPy uint8/typed arrays; CuPy is NumPy);
 - ``Column.from_array`` wraps an array (BOOL8 for bools), ``transform.bools_to_mask`` packs bools;
-- ``cudf.Series.to_pylibcudf()`` / ``from_pylibcudf(col, metadata={"name", "index"})``.
+- ``copying.gather(Table, gather_map, OutOfBoundsPolicy)`` -> a Table of every column's rows at the map
+  (values and nulls; a LIST column's rows whole), ``Table(columns).columns()``
+  (``python/pylibcudf/pylibcudf/copying.pyx``, a 2024 version); here gathered through Arrow's ``take``;
+- ``cudf.Series.to_pylibcudf()`` / ``from_pylibcudf(col, metadata={"name", "index"})``;
+  ``cudf.DataFrame(dict of Series)`` and setting its ``index`` (its Series then carry that index).
 
 ``install(monkeypatch)`` puts ``pylibcudf``, ``cudf`` and ``cupy`` (NumPy) into ``sys.modules``.
 """
@@ -99,6 +103,37 @@ class Column:
         return [v.item() if ok else None for v, ok in zip(values, valid)]
 
 
+def _arrow_type(col):
+    name = col.type().id().name
+    if name == "LIST":
+        return pa.list_(_arrow_type(col.child(1)))
+    if name == "STRING":
+        return pa.string()
+    return pa.from_numpy_dtype(np.dtype(_NUMPY[name]))
+
+
+def to_arrow(col):
+    """The Column's rows as an Arrow array of its type (a test helper, not pylibcudf API)."""
+    return pa.array(col.to_pylist(), type=_arrow_type(col))
+
+
+class Table:
+    def __init__(self, columns):
+        self._columns = list(columns)
+
+    def columns(self):
+        return self._columns
+
+
+def gather(table, gather_map, bounds_policy):
+    assert bounds_policy is OutOfBoundsPolicy.DONT_CHECK
+    rows = pa.array(np.asarray(gather_map.data()))
+    return Table([from_arrow(to_arrow(col).take(rows)) for col in table.columns()])
+
+
+OutOfBoundsPolicy = enum.Enum("OutOfBoundsPolicy", "NULLIFY DONT_CHECK")
+
+
 def _bitmask(arrow_buffer):
     return None if arrow_buffer is None else np.frombuffer(arrow_buffer, dtype=np.uint8)
 
@@ -123,6 +158,10 @@ def from_arrow(arr):
         chars = None if bufs[2] is None else np.frombuffer(bufs[2], dtype=np.uint8)
         return Column(DataType(TypeId.STRING), len(arr), chars, mask, arr.null_count, arr.offset, [offsets_col])
     dtype = np.dtype(t.to_pandas_dtype())
+    if pa.types.is_boolean(t):  # Arrow packs bools into bits, BOOL8 holds a byte each
+        return Column(DataType(TypeId.BOOL8), len(arr), arr.fill_null(False).to_numpy(zero_copy_only=False),
+                      None if mask is None else np.packbits(arr.is_valid().to_numpy(zero_copy_only=False),
+                                                            bitorder="little"), arr.null_count, 0, [])
     data = np.frombuffer(bufs[1], dtype=dtype)
     type_id = {v: k for k, v in _NUMPY.items()}[dtype.str.lstrip("<>|=")]
     return Column(DataType(TypeId[type_id]), len(arr), data, mask, arr.null_count, arr.offset, [])
@@ -162,8 +201,19 @@ class Series:
 
 
 class DataFrame:
-    def __init__(self, series, index):
-        self._series, self.index = dict(series), index
+    def __init__(self, series, index=None):
+        self._series = dict(series)
+        self.index = next(iter(self._series.values())).index if index is None else index
+
+    @property
+    def index(self):
+        return self._index
+
+    @index.setter
+    def index(self, index):
+        assert all(len(s) == len(index) for s in self._series.values())
+        self._index = index
+        self._series = {n: Series(s._col, s.name, index) for n, s in self._series.items()}
 
     @classmethod
     def from_arrow(cls, table):
@@ -201,6 +251,8 @@ def install(monkeypatch):
     plc = types.ModuleType("pylibcudf")
     plc.Column, plc.DataType, plc.TypeId = Column, DataType, TypeId
     plc.transform = types.SimpleNamespace(bools_to_mask=bools_to_mask)
+    plc.Table = Table
+    plc.copying = types.SimpleNamespace(gather=gather, OutOfBoundsPolicy=OutOfBoundsPolicy)
     cudf = types.ModuleType("cudf")
     cudf.Series, cudf.DataFrame = Series, DataFrame
     monkeypatch.setitem(sys.modules, "pylibcudf", plc)

@@ -111,6 +111,19 @@ def test_string_keys_and_rows_no_longer_than_max_len_pass_unchanged():
     assert out["wk"].tolist() == hashing.string_row_keys(data, offsets).view(np.int64).tolist()
 
 
+def test_arrow_string_keys_key_the_windows_as_object_strings_do():
+    table = _table().set_column(0, "session_id", pa.array([f"s{k}" for k in KEYS]))
+    frame = _frame().assign(session_id=[f"s{k}" for k in KEYS])
+    want = sliding_windows(frame, "item_ids", max_len=4, step=2, key="session_id")
+    got = sliding_windows(table, "item_ids", max_len=4, step=2, key="session_id")
+    assert got.column("session_id_window").to_pylist() == want["session_id_window"].tolist()
+    assert got.column("session_id").type == pa.string()  # the key column keeps its type
+    assert got.column("session_id").to_pylist() == want["session_id"].tolist()
+    pl = pytest.importorskip("polars")
+    lazy = sliding_windows(pl.from_arrow(table).lazy(), "item_ids", max_len=4, step=2, key="session_id")
+    assert lazy.collect().get_column("session_id_window").to_list() == want["session_id_window"].tolist()
+
+
 def test_dask_cuts_each_partition_with_the_right_meta():
     dask = pytest.importorskip("dask")
     dd = pytest.importorskip("dask.dataframe")
@@ -147,20 +160,61 @@ def test_bad_arguments_are_refused(call, error, message):
         sliding_windows(_frame(), args.pop("columns"), **args)
 
 
-def test_lazy_polars_and_series_are_refused():
+def test_a_lazy_polars_frame_gives_the_eager_windows_when_collected(monkeypatch):
     pl = pytest.importorskip("polars")
-    with pytest.raises(TypeError, match="collect the LazyFrame first"):
-        sliding_windows(pl.from_arrow(_table()).lazy(), "item_ids", max_len=4, key="session_id")
+    from merlin_mlm_ops.frames import _windows
+
+    frame = pl.from_arrow(_table())
+    eager = sliding_windows(frame, ["item_ids", "weights"], max_len=4, step=2, key="session_id")
+    cuts = []
+    original = _windows.cut_table
+    monkeypatch.setattr(_windows, "cut_table", lambda *a: cuts.append(1) or original(*a))
+    lazy = sliding_windows(frame.lazy(), ["item_ids", "weights"], max_len=4, step=2, key="session_id")
+    assert isinstance(lazy, pl.LazyFrame)
+    assert lazy.collect_schema() == eager.schema and not cuts  # the schema is known before any cut
+    out = lazy.collect()
+    assert cuts == [1]  # cut when collected, once, on the whole input
+    assert out.equals(eager) and out.schema == eager.schema and out.columns == eager.columns  # values, order, dtypes
+
+
+def test_filters_slices_and_projections_after_the_lazy_windows_stay_after_them():
+    pl = pytest.importorskip("polars")
+    frame = pl.from_arrow(_table())
+    eager = sliding_windows(frame, "item_ids", max_len=4, step=2, key="session_id")
+    lazy = sliding_windows(frame.lazy(), "item_ids", max_len=4, step=2, key="session_id")
+    four = pl.col("item_ids").list.len() == 4  # one input row has 4 items, 13 windows do
+    assert lazy.filter(four).collect().equals(eager.filter(four)) and len(eager.filter(four)) == 13
+    assert lazy.slice(1, 3).collect().equals(eager.slice(1, 3))  # not input rows 1-3's windows
+    assert lazy.select("item_ids").collect().equals(eager.select("item_ids"))  # the key is still read
+
+
+def test_a_lazy_polars_frame_is_checked_when_called():
+    pl = pytest.importorskip("polars")
+    lazy = pl.from_arrow(_table()).lazy()
+    with pytest.raises(MaskInputError, match="'nope'"):
+        sliding_windows(lazy, "item_ids", max_len=4, key="nope")
+    with pytest.raises(ValueError, match="window key column 'user' collides"):
+        sliding_windows(lazy, "item_ids", max_len=4, key="session_id", window_key="user")
+
+
+def test_series_are_refused():
     with pytest.raises(TypeError, match="expected a pandas"):
         sliding_windows(_frame()["item_ids"], "item_ids", max_len=4, key="session_id")
 
 
-def test_cudf_frames_are_refused(monkeypatch):
+def test_dask_cudf_partitions_are_cut_on_the_device(monkeypatch):
     import fake_pylibcudf
 
+    from merlin_mlm_ops.frames import _cudf_windows, _windows
+
     cudf = fake_pylibcudf.install(monkeypatch)
-    with pytest.raises(TypeError, match="not cudf frames"):
-        sliding_windows(cudf.DataFrame.from_arrow(_table()), "item_ids", max_len=4, key="session_id")
+    spec = _windows.window_spec(["item_ids"], "session_id", None, 4, 2)
+    calls = []
+    monkeypatch.setattr(_cudf_windows, "cut", lambda part, spec: calls.append(part) or "cut on cuDF")
+    part = cudf.DataFrame.from_arrow(_table())
+    assert _windows.cut_partition(part, spec) == "cut on cuDF" and calls == [part]
+    assert _windows.cut_partition(_frame(), spec).equals(sliding_windows(_frame(), "item_ids", max_len=4, step=2,
+                                                                         key="session_id"))
 
 
 def test_the_operator_gives_the_same_windows_and_masks():

@@ -47,11 +47,22 @@ def apply_polars(frame, spec):
         out_schema[spec.mask_name] = pl.List(pl.Boolean)
         if spec.input_name is not None:
             out_schema[spec.input_name] = schema[spec.columns[0]]
-        return frame.map_batches(lambda batch: apply_polars(batch, spec), schema=out_schema, streamable=False,
-                                 predicate_pushdown=False, projection_pushdown=False, slice_pushdown=False)
+        return map_whole(frame, lambda batch: apply_polars(batch, spec), out_schema)
     spec.check_columns(frame.columns)
     arrays = _mask_arrays(lambda name: _polars_arrow(frame.get_column(name), name, spec), spec, frame.height)
     return frame.with_columns([pl.from_arrow(array).alias(name) for name, array in arrays.items()])
+
+
+def map_whole(lazy, function, schema):
+    """``lazy`` with ``function`` (eager DataFrame -> DataFrame) run on the whole collected frame when it is
+    collected; ``schema`` is the output's, known before.
+
+    Not streamed (``streamable=False``): the function sees every row at once, as on the eager frame.
+    No filter, slice or projection written after it is pushed below it: Polars 1.x's ``map_batches``
+    allows all three by default, which would change which rows (or columns) the function sees.
+    """
+    return lazy.map_batches(function, schema=schema, streamable=False,
+                            predicate_pushdown=False, projection_pushdown=False, slice_pushdown=False)
 
 
 def _polars_arrow(series, name, spec):

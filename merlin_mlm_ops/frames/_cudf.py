@@ -69,10 +69,9 @@ def flatten(series, column, op, with_values=True):
         raise MaskInputError(op, column, f"holds {element_type.lower()} values; item ids must be integers "
                              "(put Categorify before the mask operator)")
     n, o = col.size(), col.offset()
-    offs_dtype = np.int64 if _name(plc, offsets_child.type().id()) == "INT64" else np.int32
-    raw = _view(cp, offsets_child, offs_dtype, o, o + n + 1) if n else cp.zeros(1, dtype=np.int64)
+    raw = row_offsets(cp, plc, col)
     start, stop = int(raw[0]), int(raw[-1])
-    offsets = raw.astype(cp.int64) - start
+    offsets = raw - start
     valid = _bits(cp, col.null_mask(), o, n) if col.null_count() else None
     values = None
     if with_values:
@@ -90,6 +89,17 @@ def flatten(series, column, op, with_values=True):
             values = None if values is None else values[keep]
             reuse = None
     return FlatList(values, offsets, valid), reuse
+
+
+def row_offsets(cp, plc, col):
+    """The ``n + 1`` offsets (int64) of a LIST or STRING column's rows into its base child (elements
+    or characters), the column's offset applied; ``[0]`` for no rows."""
+    n, o = col.size(), col.offset()
+    if n == 0:
+        return cp.zeros(1, dtype=cp.int64)
+    offsets_child = col.child(0)
+    dtype = np.int64 if _name(plc, offsets_child.type().id()) == "INT64" else np.int32
+    return _view(cp, offsets_child, dtype, o, o + n + 1).astype(cp.int64)
 
 
 def _null_item(cp, elements, start, stop, offsets, valid, index, column, op):
@@ -111,17 +121,23 @@ def bool_lists(mask, flat, reuse, name, index):
     import cudf
 
     cp, plc = _modules()
-    n = flat.offsets.shape[0] - 1
-    if reuse is not None:
-        offsets_col, null_mask, null_count = reuse.child(0), reuse.null_mask(), reuse.null_count()
+    elements = plc.Column.from_array(cp.ascontiguousarray(mask))
+    if reuse is None:
+        col = list_column(cp, plc, flat.offsets, flat.valid, elements)
     else:
-        offsets_col = plc.Column.from_array(flat.offsets.astype(cp.int32))
-        null_mask, null_count = None, 0
-        if flat.valid is not None:
-            null_mask, null_count = plc.transform.bools_to_mask(plc.Column.from_array(flat.valid))
-    children = [offsets_col, plc.Column.from_array(cp.ascontiguousarray(mask))]
-    col = plc.Column(plc.DataType(plc.TypeId.LIST), n, None, null_mask, null_count, 0, children)
+        col = plc.Column(plc.DataType(plc.TypeId.LIST), reuse.size(), None, reuse.null_mask(), reuse.null_count(),
+                         0, [reuse.child(0), elements])
     return cudf.Series.from_pylibcudf(col, metadata={"name": name, "index": index})
+
+
+def list_column(cp, plc, offsets, valid, elements):
+    """A pylibcudf LIST column: rows ``elements[offsets[r]:offsets[r + 1]]`` (``offsets`` a CuPy array
+    starting at 0, written as INT32), null where ``valid`` (CuPy bools, or None: no null row) is False."""
+    null_mask, null_count = None, 0
+    if valid is not None:
+        null_mask, null_count = plc.transform.bools_to_mask(plc.Column.from_array(valid))
+    children = [plc.Column.from_array(offsets.astype(cp.int32)), elements]
+    return plc.Column(plc.DataType(plc.TypeId.LIST), offsets.shape[0] - 1, None, null_mask, null_count, 0, children)
 
 
 def row_keys(series, column, op):
@@ -140,9 +156,7 @@ def row_keys(series, column, op):
     if n == 0:
         return "int", cp.zeros(0, dtype=cp.int64), None
     if type_name == "STRING":
-        offsets_child = col.child(0)
-        offs_dtype = np.int64 if _name(plc, offsets_child.type().id()) == "INT64" else np.int32
-        raw = _view(cp, offsets_child, offs_dtype, o, o + n + 1).astype(cp.int64)
+        raw = row_offsets(cp, plc, col)
         if col.data() is None:  # only empty strings: no character buffer
             return "str", cp.zeros(0, dtype=cp.uint8), raw - raw[0]
         chars = cp.asarray(col.data()).view(cp.uint8)  # the characters: the string column's own data

@@ -9,10 +9,15 @@ NVTabular operator keys them: the same partitions give the same masks.
 from __future__ import annotations
 
 
+def is_cudf(part):
+    """Whether a partition is a cuDF frame (dask-cudf's), else pandas."""
+    # The class's module, as api._kind tells kinds apart (importing api here would make an import circle).
+    return type(part).__module__.split(".")[0] == "cudf"
+
+
 def apply_partition(part, spec):
     """One partition (pandas or cuDF) with the mask column appended."""
-    # The class's module, as api._kind tells kinds apart (importing api here would make an import circle).
-    if type(part).__module__.split(".")[0] == "cudf":
+    if is_cudf(part):
         from merlin_mlm_ops.frames import _cudf
 
         return _cudf.apply(part, spec)

@@ -32,6 +32,12 @@ def row_keys(series, column, op, labels):
 
 def apply(frame, spec):
     """``frame`` with the mask column appended (object lists in, object lists out; Arrow in, Arrow out)."""
+    return masked(frame, spec)[0]
+
+
+def masked(frame, spec):
+    """``(apply(frame, spec), flat mask)``: the flat mask is the mask column's values in row order, one
+    bool array (null rows give none, empty rows none), as the mask column was built from it."""
     spec.check_columns(frame.columns)
     labels = frame.index
     source = frame[spec.columns[0]]
@@ -44,7 +50,7 @@ def apply(frame, spec):
     if ids is not None:
         out[spec.input_name] = _lists(ids, first, source, frame.index, arrow_lists.value_lists,
                                       pandas_lists.build_lists)
-    return frame.assign(**out)
+    return frame.assign(**out), mask.astype(bool, copy=False)
 
 
 def _lists(values, first, source, index, arrow_build, object_build):

@@ -2,7 +2,8 @@
 
 pandas object list columns go to :func:`~merlin_mlm_ops.adapters.windows.cut_windows` as they
 are; ``ArrowDtype`` list columns, PyArrow tables and Polars frames pass through pandas object
-columns (one copy each way) and come back with their own Arrow types; Dask cuts each partition.
+columns (one copy each way) and come back with their own Arrow types; Dask cuts each partition
+(pandas here; cuDF partitions in ``_cudf_windows``, as cuDF frames are).
 The columns not listed ride along: a hidden row-number column goes through the cut, and they are
 taken at those rows (each window repeats its row's values).
 """
@@ -61,8 +62,11 @@ def cut_pandas(frame, spec):
     spec.check_columns(frame.columns)
     names = list(spec.columns)
     arrow_types = {c: frame[c].dtype.pyarrow_dtype for c in names if _is_arrow(frame[c])}
+    # An Arrow-backed key (ArrowDtype, from a table or Polars) goes to the cut as Python objects: the
+    # operator's adapter reads object and NumPy keys; the output takes the key column itself at the rows.
+    keys = frame[spec.key].astype(object) if _is_arrow(frame[spec.key]) else frame[spec.key]
     work = frame[names + [spec.key]].assign(**{c: _object_lists(frame[c]) for c in arrow_types},
-                                            **{_ROW: np.arange(len(frame), dtype=np.int64)})
+                                            **{spec.key: keys, _ROW: np.arange(len(frame), dtype=np.int64)})
     out = cut_windows(work, names + [_ROW], spec.key, spec.window_key, spec.max_len, spec.step, spec.label)
     rows = out[_ROW].to_numpy()
     columns = {}
@@ -70,7 +74,7 @@ def cut_pandas(frame, spec):
         if name in arrow_types:
             arrow = pa.array(out[name].to_numpy(dtype=object), type=arrow_types[name], from_pandas=True)
             columns[name] = pd.Series(pd.arrays.ArrowExtensionArray(arrow), index=out.index)
-        elif name in names or name == spec.key:
+        elif name in names:
             columns[name] = out[name]
         else:
             columns[name] = frame[name].take(rows).set_axis(out.index)
@@ -90,12 +94,21 @@ def cut_table(table, spec):
 
 
 def cut_polars(frame, spec):
-    """A Polars DataFrame of the windows (through Arrow); a LazyFrame is refused (collect it first)."""
+    """A Polars DataFrame of the windows (through Arrow); a LazyFrame gives a LazyFrame.
+
+    A LazyFrame's windows are cut when it is collected, on the whole collected input (the cut
+    changes the row count, so Polars cannot stream it or push later filters, slices or
+    projections below it: ``_arrow_frames.map_whole``).  Its schema is known without collecting:
+    the input's columns and types, then the window key (Int64).
+    """
     import polars as pl
 
     if isinstance(frame, pl.LazyFrame):
-        raise TypeError("sliding_windows takes an eager Polars DataFrame (the windows change the row count): "
-                        "collect the LazyFrame first")
+        from merlin_mlm_ops.frames._arrow_frames import map_whole
+
+        schema = frame.collect_schema()
+        spec.check_columns(schema.names())
+        return map_whole(frame, lambda batch: cut_polars(batch, spec), {**schema, spec.window_key: pl.Int64})
     return pl.from_arrow(cut_table(frame.to_arrow(), spec))
 
 
@@ -105,7 +118,18 @@ def cut_dask(ddf, spec):
 
     spec.check_columns(ddf.columns)
     _check_list_dtypes(ddf._meta, spec)
-    return ddf.map_partitions(cut_pandas, spec, meta=cut_pandas(ddf._meta, spec))
+    return ddf.map_partitions(cut_partition, spec, meta=cut_partition(ddf._meta, spec))
+
+
+def cut_partition(part, spec):
+    """One Dask partition's windows: pandas here, cuDF (dask-cudf) on the device (``_cudf_windows``)."""
+    from merlin_mlm_ops.frames._dask import is_cudf
+
+    if is_cudf(part):
+        from merlin_mlm_ops.frames import _cudf_windows
+
+        return _cudf_windows.cut(part, spec)
+    return cut_pandas(part, spec)
 
 
 def window_spec(columns, key, window_key: Optional[str], max_len, step):

@@ -37,18 +37,14 @@ def _columns(column):
 _MASKERS = {"pandas": ("_pandas", "apply"), "pyarrow": ("_arrow_frames", "apply_table"),
             "polars": ("_arrow_frames", "apply_polars"), "cudf": ("_cudf", "apply"), "dask": ("_dask", "apply")}
 _WINDOWERS = {"pandas": ("_windows", "cut_pandas"), "pyarrow": ("_windows", "cut_table"),
-              "polars": ("_windows", "cut_polars"), "dask": ("_windows", "cut_dask")}
+              "polars": ("_windows", "cut_polars"), "cudf": ("_cudf_windows", "cut"), "dask": ("_windows", "cut_dask")}
 
 
 def _apply(frame, spec, functions=_MASKERS):
     """``function(frame, spec)`` for the frame's kind (its module imported only now)."""
     import importlib
 
-    kind = _kind(frame)
-    if kind not in functions:
-        raise TypeError(f"{spec.label} takes pandas, Polars (eager) or Dask DataFrames or a pyarrow.Table, not "
-                        f"{kind} frames (use the operator)")
-    module, name = functions[kind]
+    module, name = functions[_kind(frame)]
     return getattr(importlib.import_module(f"merlin_mlm_ops.frames.{module}"), name)(frame, spec)
 
 
@@ -121,6 +117,43 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
     >>> [m.tolist() for m in out["item_ids_mask"]]
     [[True, False, False, False], [True, False]]
     """
+    return _apply(frame, _random_spec(column, seed=seed, prob=prob, key=key, epoch=epoch, min_masked=min_masked,
+                                      max_masked=max_masked, pad_id=pad_id, mask_column=mask_column,
+                                      last_ratio=last_ratio, replace=replace, vocab=vocab, item_counts=item_counts,
+                                      input_column=input_column))
+
+
+def mask_random_flat(frame, column, **options):
+    """``(mask_random(frame, column, **options), flat)`` for a pandas frame, by the same code.
+
+    ``flat`` is the mask column's values in row order as one bool array: null rows give no value
+    and empty rows none, exactly ``np.concatenate(list(out[mask_column].dropna()))`` without its
+    Python step per row (the job without NVTabular counts each epoch's masked items with it).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Object or ``ArrowDtype`` list columns; other kinds raise TypeError.
+    column, **options
+        :func:`mask_random`'s, with its defaults (read from its signature).
+    """
+    import inspect
+
+    if _kind(frame) != "pandas":
+        raise TypeError(f"mask_random_flat takes a pandas DataFrame, got "
+                        f"{type(frame).__module__}.{type(frame).__name__}")
+    bound = inspect.signature(mask_random).bind(frame, column, **options)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    del arguments["frame"]
+    from merlin_mlm_ops.frames import _pandas
+
+    return _pandas.masked(frame, _random_spec(**arguments))
+
+
+def _random_spec(column, *, seed, prob, key, epoch, min_masked, max_masked, pad_id, mask_column, last_ratio,
+                 replace, vocab, item_counts, input_column):
+    """The checked MaskSpec of a :func:`mask_random` call (its arguments, every one given)."""
     names = _columns(column)
     params = random_params(prob, seed=seed, key=key, epoch=epoch, min_masked=min_masked, max_masked=max_masked)
     pad_id = check_pad_id(pad_id)
@@ -131,9 +164,8 @@ def mask_random(frame, column, *, seed, prob=0.2, key=None, epoch=0, min_masked=
         draw = item_draw("mask_random", replace=replace, vocab=vocab, item_counts=item_counts, pad_id=pad_id)
         params = {**params, "last_ratio": last_ratio, "replace": replace, "draw": draw}
     input_name = None if replace is None else input_column or f"{names[0]}_input"
-    spec = MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
+    return MaskSpec("mask_random", names, check_mask_column(mask_column) or f"{names[0]}_mask",
                     pad_id, params["key"], params, input_name)
-    return _apply(frame, spec)
 
 
 def mask_last(frame, column, *, pad_id=0, mask_column=None):
@@ -180,8 +212,13 @@ def sliding_windows(frame, columns, max_len=200, step=None, *, key, window_key=N
 
     Parameters
     ----------
-    frame : pandas / Polars (eager) / Dask DataFrame, or pyarrow.Table
-        Polars LazyFrames and cuDF frames are refused (a TypeError).  Dask cuts each partition.
+    frame : pandas / Polars (eager or lazy) / cuDF / Dask DataFrame, or pyarrow.Table
+        The same kind comes back.  A Polars LazyFrame gives a LazyFrame whose schema is known at
+        once (the input's columns and types, then the window key, Int64) and whose windows are cut
+        when it is collected, on the whole collected input; filters, slices and projections
+        written after it stay after it.  cuDF frames are cut on the device (the pandas path's output:
+        same windows, keys, index labels, null and empty rows).  Dask cuts each partition (dask-cudf
+        partitions on the device).
     columns : str or list of str
         The list columns to cut.
     max_len : int, default 200

@@ -142,7 +142,7 @@ class PlainTransform:
         import numpy as np
 
         from merlin_mlm_ops.adapters import pandas_lists
-        from merlin_mlm_ops.frames import mask_random
+        from merlin_mlm_ops.frames.api import mask_random_flat
 
         base = self.frame(df)
         flat = pandas_lists.flatten(base[columns[0]], columns[0], "mask_random")
@@ -150,9 +150,8 @@ class PlainTransform:
         eligible = np.ones(len(flat.values), dtype=bool) if pad_id is None else flat.values != pad_id
 
         def epoch_frame(epoch):
-            out = mask_random(base, columns, key=self.mask_key, epoch=epoch, **self.mask)
-            rows = list(out[f"{columns[0]}_mask"].dropna())
-            return out, np.concatenate(rows).astype(bool, copy=False) if rows else np.zeros(0, dtype=bool)
+            # The mask's flat values come from the masking itself (no step per row to gather them back).
+            return mask_random_flat(base, columns, key=self.mask_key, epoch=epoch, **self.mask)
 
         return epoch_frame, eligible, flat.offsets
 
