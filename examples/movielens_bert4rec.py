@@ -645,7 +645,12 @@ def parse(argv):
     p.add_argument("--checkpoint-dir", default=None, help="default <cache>/checkpoints/movielens-bert4rec")
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs per chunk (variants alternate by chunks)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints")
-    p.add_argument("--threads", type=int, default=1, help="TensorFlow intra- and inter-op threads")
+    p.add_argument("--threads", type=int, default=1, help="TensorFlow intra- and inter-op threads (per process)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train the variants in this many processes at once (each with --threads threads and a "
+                        "--workdir of its own), then score them here from their checkpoints; default 1: "
+                        "one process, variants alternating by chunks")
+    p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker
     p.add_argument("--log", default=None, help="append one line per epoch to this file")
     p.add_argument("--workdir", default=None, help="ETL output (default <cache>/movielens-etl)")
     p.add_argument("--write", action="store_true", help="write the table and curve into --docs")
@@ -662,6 +667,8 @@ def parse(argv):
         p.error("--max-len must be at least 2")
     if args.patience < 1 or args.bootstrap < 1:
         p.error("--patience and --bootstrap must be at least 1")
+    if args.jobs < 1 or args.threads < 1:
+        p.error("--jobs and --threads must be at least 1")
     args.cache = cache_dir(args.cache)
     args.checkpoint_dir = args.checkpoint_dir or os.path.join(
         args.cache, "checkpoints", "movielens-study" if args.study else "movielens-bert4rec")
@@ -676,8 +683,48 @@ def progress(log, line):
         log.flush()
 
 
+def train_in_processes(argv, args):
+    """Train the variants ``args.jobs`` at a time, each in a process of its own (this script with
+    ``--variants <one> --train-only``, its own ``--workdir``); returns when all have finished.
+
+    On a few cores, 1-thread processes side by side train faster than one process alternating the
+    variants over all threads (TensorFlow's small ops scale poorly over threads; docs/movielens.md
+    gives the seconds per epoch of both ways). SIGTERM or Ctrl-C stops the workers too; each keeps
+    its last checkpoint."""
+    import signal
+    import subprocess
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    pending, running = list(args.variants.split(",")), {}
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                key = pending.pop(0)
+                cmd = [sys.executable, os.path.abspath(__file__), *argv, "--variants", key, "--jobs", "1",
+                       "--train-only", "--workdir", os.path.join(args.workdir, key)]
+                running[key] = subprocess.Popen(cmd)
+            time.sleep(0.5)
+            for key, proc in list(running.items()):
+                if proc.poll() is not None:
+                    del running[key]
+                    if proc.returncode:
+                        raise SystemExit(f"--jobs: training variant {key} failed (exit status {proc.returncode})")
+    finally:
+        for proc in running.values():
+            proc.terminate()
+        for proc in running.values():
+            proc.wait()
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None):
     args = parse(argv)
+    if args.jobs > 1 and "," in args.variants and not args.train_only:
+        train_in_processes(sys.argv[1:] if argv is None else list(argv), args)
+        args.resume = True  # score what the workers trained
     import tensorflow as tf
 
     try:
@@ -707,6 +754,8 @@ def main(argv=None):
                      f"sampled NDCG@10 {m['sampled'][1]:.4f} "
                      f"(train {trained:.0f} s, validation {validated:.0f} s)"))
             v.save()
+    if args.train_only:
+        return {}
     results = {"most popular": (0, evaluate(most_popular_scores(data), data, "test", args))}
     test_ranks = {}
     for v in variants:

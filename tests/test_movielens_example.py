@@ -172,3 +172,25 @@ def test_the_study_trains_every_variant_and_writes_its_own_block(example, tmp_pa
     assert os.path.getsize(tmp_path / "movielens-study-curve.png") > 1000
     for key in example.STUDY:
         assert (tmp_path / "cache" / "checkpoints" / "movielens-study" / key / "state.json").exists()
+
+
+def test_jobs_train_each_variant_in_a_process_of_its_own_and_score_them_here(example, tmp_path, capsys):
+    tiny_ratings(tmp_path / "r.inter")
+    results = run(example, tmp_path, "--epochs", "1", "--jobs", "2", "--write", "--bootstrap", "50",
+                  "--log", str(tmp_path / "run.log"))
+    assert [epochs for epochs, _ in results.values()] == [0, 1, 1]
+    log = open(tmp_path / "run.log").read()
+    assert log.count("etl epoch 1 ") == 1 and log.count("in-graph epoch 1 ") == 1
+    for key in ("etl", "in-graph"):  # each worker had its own ETL folder
+        assert (tmp_path / "cache" / "movielens-etl" / key / "etl").is_dir()
+    assert "resumed at epoch 1" in capsys.readouterr().out  # this process scored the workers' checkpoints
+    assert "ETL minus in-graph masks" in open(tmp_path / "movielens.md").read()
+
+
+def test_a_failing_jobs_worker_fails_the_run_naming_its_variant(example, tmp_path):
+    tiny_ratings(tmp_path / "r.inter")
+    state = tmp_path / "cache" / "checkpoints" / "movielens-bert4rec" / "in-graph" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"epoch": 1, "config": {"dim": 99}}')
+    with pytest.raises(SystemExit, match="training variant in-graph failed"):
+        run(example, tmp_path, "--epochs", "1", "--jobs", "2", "--resume")
