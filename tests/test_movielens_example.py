@@ -55,11 +55,16 @@ def test_the_pipeline_writes_the_table_and_curve_and_resumes(example, tmp_path, 
     assert "over its last epoch validation NDCG@10 went" in doc
 
 
-def test_resuming_with_another_configuration_is_refused(example, tmp_path):
+def foreign_in_graph_checkpoint(tmp_path):
+    """The small ratings file and an in-graph checkpoint made with another configuration (dim 99)."""
     tiny_ratings(tmp_path / "r.inter")
     state = tmp_path / "cache" / "checkpoints" / "movielens-bert4rec" / "in-graph" / "state.json"
     state.parent.mkdir(parents=True)
     state.write_text('{"epoch": 1, "config": {"dim": 99}}')
+
+
+def test_resuming_with_another_configuration_is_refused(example, tmp_path):
+    foreign_in_graph_checkpoint(tmp_path)
     with pytest.raises(SystemExit, match="another configuration.*'dim': \\(99, 16\\)"):
         run(example, tmp_path, "--epochs", "1", "--variants", "in-graph", "--resume")
 
@@ -188,9 +193,6 @@ def test_jobs_train_each_variant_in_a_process_of_its_own_and_score_them_here(exa
 
 
 def test_a_failing_jobs_worker_fails_the_run_naming_its_variant(example, tmp_path):
-    tiny_ratings(tmp_path / "r.inter")
-    state = tmp_path / "cache" / "checkpoints" / "movielens-bert4rec" / "in-graph" / "state.json"
-    state.parent.mkdir(parents=True)
-    state.write_text('{"epoch": 1, "config": {"dim": 99}}')
+    foreign_in_graph_checkpoint(tmp_path)
     with pytest.raises(SystemExit, match="training variant in-graph failed"):
         run(example, tmp_path, "--epochs", "1", "--jobs", "2", "--resume")
