@@ -687,10 +687,10 @@ def train_in_processes(argv, args):
     """Train the variants ``args.jobs`` at a time, each in a process of its own (this script with
     ``--variants <one> --train-only``, its own ``--workdir``); returns when all have finished.
 
-    On a few cores, 1-thread processes side by side train faster than one process alternating the
-    variants over all threads (TensorFlow's small ops scale poorly over threads; docs/movielens.md
-    gives the seconds per epoch of both ways). SIGTERM or Ctrl-C stops the workers too; each keeps
-    its last checkpoint."""
+    Worth it where the cores outnumber ``--threads``: TensorFlow's small ops use more threads
+    poorly, so processes side by side finish the variants sooner than one process alternating them
+    (docs/movielens.md gives both ways' seconds per epoch on 2 cores). SIGTERM or Ctrl-C stops the
+    workers too; each keeps its last checkpoint."""
     import signal
     import subprocess
 
