@@ -740,6 +740,9 @@ def main(argv=None):
     log = open(args.log, "a") if args.log else None
     variants = [Variant(k, data, args) for k in args.variants.split(",")]
     for v in variants:
+        print(f"  {v.key}: {len(training_rows(data, args, v.key)[1]):,} training rows, {v.steps_per_epoch} steps per epoch",
+              flush=True)
+    for v in variants:
         start = v.restore() if args.resume else 0
         if start:
             print(f"  {VARIANTS[v.key]}: resumed at epoch {start} from {v.dir}", flush=True)
