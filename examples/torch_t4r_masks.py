@@ -55,7 +55,7 @@ def epoch_datasets(ml, data, args, seed, etl):
         order = ml.batch_order(data["train_lengths"], args.batch_size, seed + epoch)
         if etl:  # the masks vary with the seed, as T4R's draws do
             seeded = argparse.Namespace(**{**vars(args), "mask_seed": 1000 + seed})
-            frame, schema = ml.masked_epoch(data, seeded, epoch), data["mask_schema"]
+            frame, schema = ml.masked_epoch(data["train"], data, seeded, "etl", epoch), ml.mask_schema(data, seeded, "etl")
         else:
             frame, schema = data["train"][["item_ids"]], data["seq_schema"]
         frame = frame.iloc[order].reset_index(drop=True)
