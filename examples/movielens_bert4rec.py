@@ -71,9 +71,12 @@ N_SPECIAL = 3  # Categorify: 0 padding, 1 null, 2 out-of-vocabulary
 VARIANTS = {"etl": "BERT4Rec, ETL masks (MaskRandom)", "in-graph": "BERT4Rec, in-graph SequenceMaskRandom",
             "etl-windows": "ETL masks + sliding windows (step max-len / 2)",
             "etl-last": "ETL masks + last-item copies (10% of rows)",
-            "etl-replace": "ETL masks + 80/10/10 (uniform random items)"}
-# BERT4Rec's own data generation (issue 25), each added alone to the baseline ``etl``: the study's variants.
-STUDY = ("etl", "etl-windows", "etl-last", "etl-replace")
+            "etl-replace": "ETL masks + 80/10/10 (uniform random items)",
+            "etl-reseed": "ETL masks, every seed + 1 (the training noise)"}
+# BERT4Rec's own data generation (issue 25), each added alone to the baseline ``etl``: the study's variants;
+# ``etl-reseed`` is the baseline again with --seed and --mask-seed moved by one (another initialisation,
+# row order and masks): how far two trainings of the same rule land apart, the scale for the others.
+STUDY = ("etl", "etl-windows", "etl-last", "etl-replace", "etl-reseed")
 STUDY_SECTION = "## Does BERT4Rec's own data generation help?"
 LAST_RATIO = 0.1  # the original's one last-item copy beside 10 random ones is 1 in 11; RecBole's ft_ratio is a share too
 REPLACE = (0.8, 0.1, 0.1)  # BERT's [MASK] / random item / kept among the masked positions
@@ -308,6 +311,11 @@ def in_graph_masking(seq_schema, prob, bert):
     return SequenceMaskRandomOnce(schema=seq_schema, target="item_ids", masking_prob=prob, transformer=bert)
 
 
+def reseeded(args):
+    """``args`` with ``--seed`` and ``--mask-seed`` moved by one (the ``etl-reseed`` variant)."""
+    return argparse.Namespace(**{**vars(args), "seed": args.seed + 1, "mask_seed": args.mask_seed + 1})
+
+
 class Variant:
     """One trained model (ETL masks or in-graph masks) with its checkpoint and learning curve."""
 
@@ -315,7 +323,9 @@ class Variant:
         import merlin.models.tf as mm
         import tensorflow as tf
 
-        self.key, self.data, self.args = key, data, args
+        self.key, self.data, self.args = key, data, reseeded(args) if key == "etl-reseed" else args
+        self.eval_args = args  # validation and test negatives are the same for every variant
+        args = self.args
         self.model, self.bert = build_model(data, args)
         if key != "in-graph":
             from merlin_mlm_ops.tf import SequenceMaskPrecomputed
@@ -435,7 +445,7 @@ class Variant:
         return scores
 
     def evaluate(self, split):
-        return evaluate(self.scores(split), self.data, split, self.args)
+        return evaluate(self.scores(split), self.data, split, self.eval_args)
 
 
 # ----------------------------------------------------------------------------------- evaluation

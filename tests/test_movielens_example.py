@@ -163,6 +163,18 @@ def test_each_study_variant_changes_only_its_own_rule(example, tmp_path):
     assert kinds.count(0) > kinds.count(1) and kinds.count(0) > kinds.count(2)
 
 
+def test_the_reseeded_baseline_moves_every_seed_and_nothing_else(example, tmp_path):
+    args, data = study_data(example, tmp_path)
+    base, again = example.Variant("etl", data, args), example.Variant("etl-reseed", data, args)
+    moved = {k: (v, again.config()[k]) for k, v in base.config().items() if again.config()[k] != v}
+    assert moved == {"seed": (args.seed, args.seed + 1), "mask_seed": (args.mask_seed, args.mask_seed + 1)}
+    assert again.eval_args is args  # scored on the same validation and test negatives as the others
+    one = example.training_set(data, base.args, 3, "etl").to_ddf().compute().sort_values("user_id")
+    two = example.training_set(data, again.args, 3, "etl-reseed").to_ddf().compute().sort_values("user_id")
+    assert cells(one, "item_ids") == cells(two, "item_ids")
+    assert cells(one, "item_ids_mask") != cells(two, "item_ids_mask")
+
+
 def test_the_study_trains_every_variant_and_writes_its_own_block(example, tmp_path):
     tiny_ratings(tmp_path / "r.inter")
     (tmp_path / "movielens.md").write_text("# doc\n\n## Results\n\n<!-- movielens-table:begin -->\nkept\n"
