@@ -131,6 +131,34 @@ def test_a_bert4rec_block_trains_on_80_10_10_and_evaluates_unchanged(data):
     assert np.isfinite(metrics["loss"])
 
 
+def test_the_transformer_sees_mask_only_at_mask_tokens_and_the_drawn_and_kept_items_elsewhere(data):
+    """End to end through merlin-models' BERT block (its input blocks drop the inputs' Keras mask):
+    an input column that is [MASK] at every masked position trains exactly as no input column;
+    the 80/10/10 one does not (the random and kept items reach the transformer)."""
+    from merlin.dataloader.tensorflow import Loader
+
+    from merlin_mlm_ops.tf import SequenceMaskPrecomputed
+    from merlin_mlm_ops.tf.models import build_bert4rec
+
+    ds, out = data
+
+    def first_loss(columns, frame):
+        schema = ds.schema.select_by_name(columns)
+        tf.keras.utils.set_random_seed(0)
+        model, bert = build_bert4rec(schema.select_by_name(["item_ids"]), dim=32, layers=1)
+        model.compile(optimizer=tf.keras.optimizers.Adam(5e-3))
+        pre = SequenceMaskPrecomputed(schema, "item_ids", transformer=bert)
+        loader = Loader(Dataset(frame[columns], cpu=True, schema=schema), batch_size=64, shuffle=False)
+        return model.fit(loader, epochs=1, pre=pre, verbose=0).history["loss"][0]
+
+    plain = first_loss(["item_ids", "item_ids_mask"], out)
+    all_mask = out.copy()
+    all_mask["item_ids_input"] = [np.where(m, 0, r) for r, m in zip(out["item_ids"], out["item_ids_mask"])]
+    cols = ["item_ids", "item_ids_mask", "item_ids_input"]
+    assert first_loss(cols, all_mask) == pytest.approx(plain, rel=1e-6)
+    assert abs(first_loss(cols, out) - plain) > 1e-3
+
+
 def test_epoch_masks_serve_each_epochs_last_item_rows_and_input_ids():
     """The options travel with MaskRandom.with_epoch, so per-epoch datasets need nothing more."""
     from merlin_mlm_ops.tf import EpochMasks

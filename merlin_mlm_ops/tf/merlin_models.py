@@ -147,6 +147,11 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         return tf.RaggedTensor.from_row_splits(tf.cast(seen.flat_values, ids.dtype),
                                                tf.cast(seen.row_splits, ids.row_splits.dtype), validate=False)
 
+    def _token_mask(self, inputs, ids):
+        """With an input column, the [MASK] positions: masked, and the input id is ``pad_id``."""
+        mask, seen = self._mask(inputs, ids), self._input_ids(inputs, ids)
+        return mask.with_flat_values(mask.flat_values & tf.equal(seen.flat_values, tf.cast(self.pad_id, seen.dtype)))
+
     def call(self, inputs, targets=None, training=False, testing=False, **kwargs):
         features = self._features(inputs)
         self._check_seq_inputs_targets(features)
@@ -158,6 +163,10 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
             seen = self._input_ids(inputs, flat_ids)
             features[self.target_name] = ids.with_flat_values(
                 tf.reshape(seen.flat_values, tf.shape(ids.flat_values)))
+            # merlin-models' input blocks lose the inputs' Keras mask on the way to the transformer,
+            # where ExtractMaskFromTargets then takes the target's (every masked position) and the
+            # model would see [MASK] at all of them: the [MASK] positions travel on the target.
+            new_target._mlm_mask_tokens = self._token_mask(inputs, flat_ids)
         if targets is None:
             targets = {self.target_name: new_target}
         elif isinstance(targets, dict):
@@ -171,13 +180,9 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         if ids.shape.rank == 3:
             ids = ids.merge_dims(1, 2)
         target_mask = self._mask(inputs, ids)
-        inputs_mask = target_mask
-        if self.input_column is not None:
-            # [MASK] only where the input id is pad_id; ReplaceMaskTokenEmbeddings then hands the
-            # target mask (every masked position) on to the transformer's output and the loss.
-            seen = self._input_ids(inputs, ids)
-            inputs_mask = target_mask.with_flat_values(
-                target_mask.flat_values & tf.equal(seen.flat_values, tf.cast(self.pad_id, seen.dtype)))
+        # [MASK] only where the input id is pad_id; ReplaceMaskTokenEmbeddings then hands the
+        # target mask (every masked position) on to the transformer's output and the loss.
+        inputs_mask = target_mask if self.input_column is None else self._token_mask(inputs, ids)
         # Keys must be exactly those `call` returns: Keras pairs masks with outputs by key.
         inputs_mask = {k: (inputs_mask if k in self.schema.column_names else None) for k in self._features(inputs)}
         return inputs_mask, {self.target_name: target_mask}
@@ -292,17 +297,22 @@ def _fixed(model, function_name, pre):
 
 @tf.keras.utils.register_keras_serializable(package="merlin_mlm_ops")
 class ReplaceMaskTokenEmbeddings(ReplaceMaskedEmbeddings):
-    """``ReplaceMaskedEmbeddings`` for 80/10/10: [MASK] where the inputs' Keras mask is set, then
-    the target's mask on the output.
+    """``ReplaceMaskedEmbeddings`` for 80/10/10: [MASK] at the [MASK] positions only, then the
+    target's mask on the output.
 
-    :class:`SequenceMaskPrecomputed` with an ``input_column`` sets the inputs' mask to the [MASK]
-    positions only and the target's to every masked position; merlin-models' transformer output
+    :class:`SequenceMaskPrecomputed` with an ``input_column`` hands the [MASK] positions over on the
+    target (``_mlm_mask_tokens``: the inputs' own Keras mask does not reach the transformer in
+    merlin-models, whose ``ExtractMaskFromTargets`` would then put [MASK] at every masked
+    position) and sets the target's mask to every masked position; merlin-models' transformer output
     (``TransformerOutputToRagged``) keeps the positions of the mask it is handed, so handing on
     the target's mask makes predictions, and the loss, cover every masked position.  Without
     targets (inference) or with equal masks (evaluation) it acts as ``ReplaceMaskedEmbeddings``.
     """
 
     def call(self, inputs, targets=None):
+        tokens = _target_attribute(targets, "_mlm_mask_tokens")
+        if tokens is not None:
+            inputs._keras_mask = tokens
         outputs = super().call(inputs)
         target_mask = _target_mask(targets)
         if target_mask is not None:
@@ -312,9 +322,14 @@ class ReplaceMaskTokenEmbeddings(ReplaceMaskedEmbeddings):
 
 def _target_mask(targets):
     """The Keras mask of the single target (a dict of one, or a tensor), else None."""
+    return _target_attribute(targets, "_keras_mask")
+
+
+def _target_attribute(targets, name):
+    """Attribute ``name`` of the single target (a dict of one, or a tensor), else None."""
     if isinstance(targets, dict):
-        return getattr(next(iter(targets.values())), "_keras_mask", None) if len(targets) == 1 else None
-    return getattr(targets, "_keras_mask", None)
+        return getattr(next(iter(targets.values())), name, None) if len(targets) == 1 else None
+    return getattr(targets, name, None)
 
 
 def _install():
