@@ -323,9 +323,10 @@ class Variant:
         import merlin.models.tf as mm
         import tensorflow as tf
 
-        self.key, self.data, self.args = key, data, reseeded(args) if key == "etl-reseed" else args
         self.eval_args = args  # validation and test negatives are the same for every variant
-        args = self.args
+        if key == "etl-reseed":
+            args = reseeded(args)
+        self.key, self.data, self.args = key, data, args
         self.model, self.bert = build_model(data, args)
         if key != "in-graph":
             from merlin_mlm_ops.tf import SequenceMaskPrecomputed

@@ -147,9 +147,8 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         return tf.RaggedTensor.from_row_splits(tf.cast(seen.flat_values, ids.dtype),
                                                tf.cast(seen.row_splits, ids.row_splits.dtype), validate=False)
 
-    def _token_mask(self, inputs, ids):
-        """With an input column, the [MASK] positions: masked, and the input id is ``pad_id``."""
-        mask, seen = self._mask(inputs, ids), self._input_ids(inputs, ids)
+    def _token_mask(self, mask, seen):
+        """The [MASK] positions of an input column: ``mask`` set and the input id ``seen`` is ``pad_id``."""
         return mask.with_flat_values(mask.flat_values & tf.equal(seen.flat_values, tf.cast(self.pad_id, seen.dtype)))
 
     def call(self, inputs, targets=None, training=False, testing=False, **kwargs):
@@ -166,7 +165,7 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
             # merlin-models' input blocks lose the inputs' Keras mask on the way to the transformer,
             # where ExtractMaskFromTargets then takes the target's (every masked position) and the
             # model would see [MASK] at all of them: the [MASK] positions travel on the target.
-            new_target._mlm_mask_tokens = self._token_mask(inputs, flat_ids)
+            new_target._mlm_mask_tokens = self._token_mask(self._mask(inputs, flat_ids), seen)
         if targets is None:
             targets = {self.target_name: new_target}
         elif isinstance(targets, dict):
@@ -182,7 +181,8 @@ class SequenceMaskPrecomputed(SequenceTargetAsInput):
         target_mask = self._mask(inputs, ids)
         # [MASK] only where the input id is pad_id; ReplaceMaskTokenEmbeddings then hands the
         # target mask (every masked position) on to the transformer's output and the loss.
-        inputs_mask = target_mask if self.input_column is None else self._token_mask(inputs, ids)
+        inputs_mask = (target_mask if self.input_column is None
+                       else self._token_mask(target_mask, self._input_ids(inputs, ids)))
         # Keys must be exactly those `call` returns: Keras pairs masks with outputs by key.
         inputs_mask = {k: (inputs_mask if k in self.schema.column_names else None) for k in self._features(inputs)}
         return inputs_mask, {self.target_name: target_mask}
